@@ -1,0 +1,3 @@
+"""An offline assistant that sees and speaks, for blind and low-vision people."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,265 @@
+"""One turn over the interfaces: question in, spoken answer out. No device or model library is imported here."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from assistant.camera import frame_data_url, prepare_frame
+from assistant.errors import AssistantError, BadInputError, NothingHeardError
+from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
+from assistant.memory import Conversation
+from assistant.presets import Preset, choose_preset
+from assistant.speech import sentences
+from assistant.turnlog import TurnLog
+from assistant.types import AudioChunk, AudioClip, Frame, Turn
+
+_LOGGER = logging.getLogger(__name__)
+
+NO_VLM_MESSAGE = (
+    "I can't answer about what is around you yet: no vision model is installed. "
+    "When you are online, run 'assistant models pull', or place a model and its mmproj file in the models folder."
+)
+NO_ANSWER_MESSAGE = "I have no answer for that. Please ask again."
+UNEXPECTED_MESSAGE = "Sorry, something went wrong inside the assistant. Please try again."
+_SIGHT = re.compile(
+    r"\b(see|look|looks|looking|front|read|say|says|written|label|sign|colou?r|wearing|this|that|these|those|"
+    r"here|there|holding|hand|picture|photo|image|camera|scene|room|left|right|describe|blue|red|green|"
+    r"which one|what is it|what's it)\b"
+)
+_SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "写")
+
+
+def needs_sight(question: str) -> bool:
+    return bool(_SIGHT.search(question.lower())) or any(word in question for word in _SIGHT_ZH)
+
+
+def is_empty_transcript(text: str) -> bool:
+    return not re.sub(r"[\W_]+", "", text)
+
+
+Notify = Callable[[str, str], None]
+"""notify(kind, text): kind is 'question', 'sentence', 'error' or 'status'."""
+
+
+def _ignore(kind: str, text: str) -> None:
+    pass
+
+
+class Assistant:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        sink: AudioSink,
+        vlm: VisionChat | None = None,
+        conversation: Conversation | None = None,
+        turn_log: TurnLog | None = None,
+        n_ctx: int = 4096,
+        max_short_side: int = 768,
+        temperature_override: float = -1.0,
+        max_tokens_cap: int = 0,
+        notify: Notify = _ignore,
+        vlm_problem: AssistantError | None = None,
+    ) -> None:
+        self.transcriber = transcriber
+        self.synthesizer = synthesizer
+        self.sink = sink
+        self.vlm = vlm
+        self.conversation = conversation or Conversation()
+        self.turn_log = turn_log
+        self.n_ctx = n_ctx
+        self.max_short_side = max_short_side
+        self.temperature_override = temperature_override
+        self.max_tokens_cap = max_tokens_cap
+        self.notify = notify
+        self.vlm_problem = vlm_problem
+        """Why there is no VLM, when one was configured but failed to load."""
+        self._image_urls: dict[str, str] = {}
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def answer_recording(
+        self,
+        clip: AudioClip,
+        frame: Frame | None,
+        camera_problem: AssistantError | None = None,
+        timings_ms: dict[str, float] | None = None,
+        released_at: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Turn:
+        """A spoken question: transcribe it, then answer it as `answer_text` does."""
+        released_at = time.monotonic() if released_at is None else released_at
+        turn = Turn(timings_ms=dict(timings_ms or {}))
+        try:
+            started = time.monotonic()
+            transcript = self.transcriber.transcribe(clip)
+            turn.timings_ms["stt"] = _ms_since(started)
+            if is_empty_transcript(transcript.text) or (
+                transcript.no_speech_prob > 0.6 and transcript.avg_logprob < -1.0
+            ):
+                raise NothingHeardError()
+            turn.transcript = transcript.text
+        except AssistantError as e:
+            return self._fail(turn, e, released_at)
+        except Exception as e:
+            return self._fail_unexpected(turn, e, released_at)
+        return self._answer(turn, frame, camera_problem, released_at, cancel)
+
+    def answer_text(
+        self,
+        question: str,
+        frame: Frame | None,
+        camera_problem: AssistantError | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Turn:
+        turn = Turn(transcript=question.strip())
+        if not turn.transcript:
+            return self._fail(turn, BadInputError("The question is empty. Please ask something."), time.monotonic())
+        return self._answer(turn, frame, camera_problem, time.monotonic(), cancel)
+
+    def new_conversation(self) -> None:
+        self.conversation.reset()
+        self._image_urls.clear()
+
+    def speak(self, text: str, cancel: threading.Event | None = None) -> None:
+        """Say something outside a turn; a failure to speak is logged, never raised."""
+        try:
+            self.sink.play(self.synthesizer.synthesize(text), cancel)
+        except AssistantError as e:
+            _LOGGER.error("could not speak: %s", e.message)
+
+    # -- one turn -----------------------------------------------------------------------------------
+
+    def _answer(
+        self,
+        turn: Turn,
+        frame: Frame | None,
+        camera_problem: AssistantError | None,
+        released_at: float,
+        cancel: threading.Event | None,
+    ) -> Turn:
+        self.notify("question", turn.transcript)
+        try:
+            if self.vlm is None:
+                raise self.vlm_problem or AssistantError(NO_VLM_MESSAGE)
+            if frame is None and needs_sight(turn.transcript):
+                raise camera_problem or AssistantError("I can't see: there is no picture from the camera.")
+            self._ask_vlm(self.vlm, turn, frame, released_at, cancel)
+        except AssistantError as e:
+            self.conversation.discard_pending()
+            return self._fail(turn, e, released_at)
+        except Exception as e:
+            self.conversation.discard_pending()
+            return self._fail_unexpected(turn, e, released_at)
+        self._log(turn)
+        return turn
+
+    def _ask_vlm(
+        self, vlm: VisionChat, turn: Turn, frame: Frame | None, released_at: float, cancel: threading.Event | None
+    ) -> None:
+        preset = choose_preset(turn.transcript, self.temperature_override, self.max_tokens_cap)
+        turn.preset = preset.name
+        _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
+        if frame is not None:
+            frame = prepare_frame(frame, self.max_short_side)
+            turn.image_sha256 = frame.sha256
+            turn.image_size = list(frame.size)
+        self.conversation.add_user(turn.transcript, frame)
+        self._forget_unused_images()
+        start = self.conversation.fit(self._image_part, vlm.count_tokens, self.n_ctx - preset.max_tokens)
+        messages = self.conversation.messages(self._image_part, start)
+        turn.messages = self.conversation.messages(_image_placeholder, start)
+
+        spoken: list[str] = []
+        chunk_sentences: list[int] = []
+        chunks = self._speech(vlm.stream(messages, preset), preset, turn, released_at, spoken, chunk_sentences)
+        played = self.sink.play(chunks, cancel)
+        turn.interrupted = cancel is not None and cancel.is_set()
+        turn.answer = " ".join(_heard_sentences(spoken, chunk_sentences, played))
+        if not chunk_sentences and not turn.interrupted:
+            raise AssistantError(NO_ANSWER_MESSAGE)
+        self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
+
+    def _speech(
+        self,
+        tokens: Iterator[str],
+        preset: Preset,
+        turn: Turn,
+        released_at: float,
+        spoken: list[str],
+        chunk_sentences: list[int],
+    ) -> Iterator[AudioChunk]:
+        """Tokens → sentences → audio chunks, timing each stage; `spoken` and `chunk_sentences` record
+        which sentence each chunk came from, so the caller knows what was heard."""
+        timings = turn.timings_ms
+        vlm_started = time.monotonic()
+        tts_ms = 0.0
+
+        def timed_tokens() -> Iterator[str]:
+            for piece in tokens:
+                timings.setdefault("vlm_first_token", _ms_since(vlm_started))
+                yield piece
+            timings["vlm_total"] = _ms_since(vlm_started)
+
+        for sentence in sentences(timed_tokens()):
+            self.notify("sentence", sentence)
+            spoken.append(sentence)
+            started = time.monotonic()
+            for chunk in self.synthesizer.synthesize(sentence):
+                tts_ms += _ms_since(started)
+                timings.setdefault("tts_first_chunk", tts_ms)
+                timings.setdefault("first_audio", _ms_since(released_at))
+                timings["tts_total"] = tts_ms
+                chunk_sentences.append(len(spoken) - 1)
+                yield chunk
+                started = time.monotonic()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _image_part(self, frame: Frame) -> dict[str, Any]:
+        url = self._image_urls.get(frame.sha256)
+        if url is None:
+            url = self._image_urls[frame.sha256] = frame_data_url(frame)
+        return {"type": "image_url", "image_url": {"url": url}}
+
+    def _forget_unused_images(self) -> None:
+        newest = self.conversation.newest_frame
+        keep = {newest.sha256} if newest is not None else set()
+        for sha in set(self._image_urls) - keep:
+            del self._image_urls[sha]
+
+    def _fail(self, turn: Turn, error: AssistantError, released_at: float) -> Turn:
+        turn.error = error.spoken()
+        self.notify("error", turn.error)
+        turn.timings_ms.setdefault("first_audio", _ms_since(released_at))
+        self.speak(turn.error)
+        self._log(turn)
+        return turn
+
+    def _fail_unexpected(self, turn: Turn, error: Exception, released_at: float) -> Turn:
+        _LOGGER.error("unexpected error in a turn: %r", error, exc_info=_LOGGER.isEnabledFor(logging.DEBUG))
+        return self._fail(turn, AssistantError(UNEXPECTED_MESSAGE), released_at)
+
+    def _log(self, turn: Turn) -> None:
+        if self.turn_log is not None:
+            self.turn_log.write(turn)
+
+
+def _image_placeholder(frame: Frame) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": f"<image {frame.sha256}>"}}
+
+
+def _heard_sentences(spoken: list[str], chunk_sentences: list[int], played: int) -> list[str]:
+    """The sentences the user heard: those before the first chunk that was not played in full."""
+    if played < len(chunk_sentences):
+        return spoken[: chunk_sentences[played]]
+    return spoken[: chunk_sentences[-1] + 1] if chunk_sentences else []
+
+
+def _ms_since(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 1)

@@ -1,0 +1,157 @@
+"""Pictures: an OpenCV camera kept open, and video or image files that stand in for it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import BadInputError, DeviceError
+from assistant.types import Frame
+
+_LOGGER = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+
+
+def _cv2() -> Any:
+    import cv2
+
+    # OpenCV's own warnings (a camera index that is not there) would reach the user's screen reader.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return cv2
+
+
+def downscale(image: np.ndarray, max_short_side: int) -> np.ndarray:
+    """Shrink so the short side is at most max_short_side pixels; smaller images are left alone."""
+    height, width = image.shape[:2]
+    short = min(height, width)
+    if short <= max_short_side:
+        return image
+    scale = max_short_side / short
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return _cv2().resize(image, size, interpolation=_cv2().INTER_AREA)
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    ok, buffer = _cv2().imencode(".jpg", image, [_cv2().IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise BadInputError("I can't prepare the picture for the vision model.")
+    return bytes(buffer)
+
+
+def read_image_file(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise BadInputError(f"The picture {path.name} does not exist.")
+    image = _cv2().imread(str(path), _cv2().IMREAD_COLOR)
+    if image is None:
+        raise BadInputError(f"I can't read the picture {path.name}: it is not an image I understand.")
+    return image
+
+
+class OpenCVCamera:
+    """A camera opened once and kept open, so a grab at button-up costs one frame, not a start-up."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self._capture: Any = None
+
+    def open(self) -> None:
+        cv2 = _cv2()
+        capture = cv2.VideoCapture(self.index)
+        if not capture.isOpened():
+            capture.release()
+            raise DeviceError(
+                f"I can't see: camera {self.index} is not connected.",
+                "Plug a camera in, or set camera.source to another index or a file.",
+            )
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._capture = capture
+
+    def grab(self) -> Frame:
+        if self._capture is None:
+            self.open()
+        # Drop the frame the driver may have buffered, so the picture is from now.
+        self._capture.grab()
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            raise DeviceError(f"I can't see: camera {self.index} gave no picture.", "Check its cable.")
+        return Frame(image, source=f"camera {self.index}")
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class VideoFileSource:
+    """Frames decoded from a video file by OpenCV; each grab takes the next frame, rewinding at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._capture: Any = None
+
+    def open(self) -> None:
+        if not self.path.is_file():
+            raise BadInputError(f"The video {self.path.name} does not exist.")
+        capture = _cv2().VideoCapture(str(self.path))
+        if not capture.isOpened():
+            capture.release()
+            raise BadInputError(f"I can't read the video {self.path.name}: it is not a video I understand.")
+        self._capture = capture
+
+    def grab(self) -> Frame:
+        if self._capture is None:
+            self.open()
+        ok, image = self._capture.read()
+        if not ok:
+            self._capture.set(_cv2().CAP_PROP_POS_FRAMES, 0)
+            ok, image = self._capture.read()
+        if not ok or image is None:
+            raise BadInputError(f"The video {self.path.name} has no pictures I can read.")
+        return Frame(image, source=str(self.path.name))
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class ImageFileSource:
+    """One still picture, the same at every grab."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> None:
+        read_image_file(self.path)
+
+    def grab(self) -> Frame:
+        return Frame(read_image_file(self.path), source=self.path.name)
+
+    def close(self) -> None:
+        pass
+
+
+def frame_source(spec: str) -> OpenCVCamera | VideoFileSource | ImageFileSource:
+    """A camera index ("0"), an image file, or a video file."""
+    if spec.strip().isdigit():
+        return OpenCVCamera(int(spec))
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFileSource(path)
+    return VideoFileSource(path)
+
+
+def prepare_frame(frame: Frame, max_short_side: int) -> Frame:
+    """The copy that goes to the model."""
+    return Frame(downscale(frame.image, max_short_side), source=frame.source)
+
+
+def frame_data_url(frame: Frame) -> str:
+    """The frame as a data: URL, the only kind of image URL the vision model is given."""
+    import base64
+
+    return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(frame.image)).decode("ascii")

@@ -1,0 +1,171 @@
+"""One frozen Config of sub-configs, loaded from TOML and overridden by command-line flags.
+
+Every field carries a one-line doc in its metadata; `assistant --help` and the README list them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import BadInputError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = Path("~/.config/assistant/config.toml").expanduser()
+
+
+def _doc(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    models_dir: str = _doc(str(PROJECT_DIR / "models"), "Folder searched for whisper folders and VLM .gguf pairs.")
+    voices_dir: str = _doc(str(PROJECT_DIR / "voices"), "Folder searched for Piper voices (.onnx + .onnx.json).")
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str = _doc("", "Microphone: a sounddevice name or index; empty for the system default.")
+    output_device: str = _doc("", "Speaker: a sounddevice name or index; empty for the system default.")
+    max_record_s: float = _doc(30.0, "Longest recording; recording stops by itself after this many seconds.")
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    whisper: str = _doc("", "faster-whisper model folder; empty for models/whisper-tiny.en or the bundled one.")
+    compute_type: str = _doc("int8", "CTranslate2 compute type.")
+    beam_size: int = _doc(1, "Beam size; 1 is greedy and fastest.")
+    language: str = _doc("", "Spoken language code; empty means 'en' for .en models and auto-detect otherwise.")
+    vad: bool = _doc(True, "Skip silence with faster-whisper's bundled Silero VAD.")
+    threads: int = _doc(0, "CPU threads for whisper; 0 uses every core.")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = _doc("0", "Camera index, or a video or image file that stands in for the camera.")
+    max_short_side: int = _doc(768, "Frames are downscaled so the short side is at most this many pixels.")
+
+
+@dataclass(frozen=True)
+class VlmConfig:
+    model: str = _doc("", "Text model .gguf; empty picks the pair found in models_dir.")
+    mmproj: str = _doc("", "Vision projector (mmproj) .gguf matching the model.")
+    n_ctx: int = _doc(4096, "Context length in tokens; history is trimmed to fit with room for the answer.")
+    n_threads: int = _doc(0, "CPU threads; 0 uses every core.")
+    n_batch: int = _doc(512, "Prompt tokens evaluated per batch.")
+    use_mmap: bool = _doc(True, "Map the model file instead of reading it into memory.")
+    seed: int = _doc(0, "Sampling seed, for repeatable answers.")
+    temperature: float = _doc(-1.0, "Overrides every preset's temperature when 0 or more; -1 keeps the presets'.")
+    max_tokens: int = _doc(0, "Caps every answer's length in tokens when above 0; 0 keeps the presets' caps.")
+    max_turns: int = _doc(8, "Most earlier turns kept in the conversation.")
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    voice: str = _doc("", "Piper voice .onnx; empty for voices/en_US-joe-medium.onnx or the bundled one.")
+    speech_rate: float = _doc(1.0, "Speaking speed: 1.0 is the voice's own, 1.5 is half again as fast.")
+    noise_scale: float = _doc(-1.0, "Piper noise scale; -1 keeps the voice's own, 0 makes speech repeatable.")
+    noise_w_scale: float = _doc(-1.0, "Piper phoneme-width noise; -1 keeps the voice's own.")
+    volume: float = _doc(1.0, "Loudness of speech, 0 to 1.")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    turns: str = _doc("", "Write one JSON line per turn to this file; empty stores nothing.")
+    verbose: bool = _doc(False, "Show debug logs, llama.cpp's included, on stderr.")
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    vlm: VlmConfig = field(default_factory=VlmConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Config:
+        """Return a copy with dotted keys ("vlm.model") replaced; None values are ignored."""
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            section, _, name = key.partition(".")
+            sections.setdefault(section, {})[name] = value
+        return _build(self, sections, "flags")
+
+
+_KINDS = {int: "a whole number", float: "a number", str: "text in quotes", bool: "true or false"}
+_PATH_FIELDS = {
+    ("paths", "models_dir"),
+    ("paths", "voices_dir"),
+    ("stt", "whisper"),
+    ("vlm", "model"),
+    ("vlm", "mmproj"),
+    ("tts", "voice"),
+    ("log", "turns"),
+}
+
+
+def _build(base: Config, sections: dict[str, Any], origin: str, relative_to: Path | None = None) -> Config:
+    replaced: dict[str, Any] = {}
+    for section_name, values in sections.items():
+        if section_name not in {f.name for f in dataclasses.fields(Config)} or not isinstance(values, dict):
+            raise BadInputError(f"The {origin} has an unknown section '{section_name}'.")
+        section: Any = getattr(base, section_name)
+        known = {f.name: f for f in dataclasses.fields(section)}
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise BadInputError(f"The {origin} has an unknown setting '{section_name}.{name}'.")
+            expected = type(known[name].default)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if expected is str and isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+                kind = _KINDS[expected]
+                raise BadInputError(f"The {origin} setting '{section_name}.{name}' should be {kind}.")
+            if (section_name, name) in _PATH_FIELDS and value:
+                path = Path(str(value)).expanduser()
+                if relative_to is not None and not path.is_absolute():
+                    path = relative_to / path
+                value = str(path)
+            changes[name] = value
+        replaced[section_name] = dataclasses.replace(section, **changes)
+    return dataclasses.replace(base, **replaced)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the TOML file at `path`, or the default location if it exists, else use the defaults."""
+    explicit = path is not None
+    path = path if path is not None else Path(os.environ.get("ASSISTANT_CONFIG", DEFAULT_CONFIG_PATH))
+    if not path.exists():
+        if explicit:
+            raise BadInputError(f"The config file {path} does not exist.")
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise BadInputError(f"The config file {path} cannot be read: {e}.") from e
+    return _build(Config(), data, f"config file {path}", relative_to=path.parent)
+
+
+def describe_settings() -> list[str]:
+    """One line per setting: `section.name = default  doc`."""
+    lines = []
+    defaults = Config()
+    for section in dataclasses.fields(Config):
+        for f in dataclasses.fields(getattr(defaults, section.name)):
+            default = f.default
+            shown = f'"{default}"' if isinstance(default, str) else str(default).lower()
+            if (section.name, f.name) in {("paths", "models_dir"), ("paths", "voices_dir")}:
+                shown = f'"<project>/{f.name.removesuffix("_dir")}"'
+            lines.append(f"{section.name}.{f.name} = {shown}  # {f.metadata['doc']}")
+    return lines

@@ -1,0 +1,366 @@
+"""Tiny random-weight Qwen-VL test models: a text GGUF and its mmproj GGUF, about 0.2 MB each.
+
+The pair has the layout llama.cpp's converter writes for Qwen2.5-VL (text arch ``qwen2vl``, projector
+``qwen2.5vl_merger``) or Qwen3-VL (text arch ``qwen3vl``, projector ``qwen3vl_merger``), so
+llama-cpp-python loads it and runs multimodal chat through ``MTMDChatHandler``. The weights are random,
+so the answers are gibberish: this is for tests only, never a model to offer anyone.
+
+Run ``python -m assistant.devtools.tiny_vlm OUT_DIR --family qwen3-vl --seed 0``; it prints the paths
+of the model and the mmproj, one per line. The same seed always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+FAMILIES = ("qwen2.5-vl", "qwen3-vl")
+
+# Text model: head_dim 16, so the M-RoPE sections sum to 8.
+TEXT_EMBD = 64
+TEXT_LAYERS = 2
+TEXT_HEADS = 4
+TEXT_KV_HEADS = 2
+TEXT_FF = 128
+TEXT_CONTEXT = 4096
+HEAD_DIM = TEXT_EMBD // TEXT_HEADS
+RMS_EPS = 1e-6
+
+# Vision tower. VISION_FF must differ from VISION_EMBD: clip.cpp swaps ffn up/down of Qwen2(.5)-VL
+# towers whose ffn_down has VISION_EMBD inputs, taking them for a legacy export.
+VISION_EMBD = 32
+VISION_LAYERS = 4
+VISION_HEADS = 2
+VISION_FF = 64
+MERGE = 2  # 2x2 patches become one image token
+MERGED_EMBD = VISION_EMBD * MERGE * MERGE
+GRID = 8  # clip.vision.image_size is GRID patches a side
+
+INIT_STD = 0.02
+# Output-head scale: spreads the logits (std about 4) so that sampling, too, keeps to the tokens it allows.
+HEAD_STD = 0.5
+
+_CONTROL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+# A handful of merges, enough to exercise BPE; all other text falls back to byte tokens.
+_MERGES = ("Ġ Ġ", "i n", "Ġ t", "e r", "o n", "Ġ a", "r e", "a t", "s t", "e n", "h e", "Ġt he")
+
+# Qwen-VL ChatML. MTMDChatHandler turns image parts into text parts holding its media marker, and
+# mtmd then wraps the image embeddings in <|vision_start|> ... <|vision_end|> itself.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}"
+    "{{- message['content'] -}}"
+    "{%- else -%}"
+    "{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'image' or 'image' in part or 'image_url' in part -%}"
+    "{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
+    "{%- elif 'text' in part -%}"
+    "{{- part['text'] -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- endif -%}"
+)
+
+
+@dataclass(frozen=True)
+class TinyVLMPair:
+    """Paths of a written text model and its mmproj."""
+
+    model: Path
+    mmproj: Path
+
+
+@dataclass(frozen=True)
+class _Family:
+    text_arch: gguf.MODEL_ARCH
+    projector: str
+    rope_sections: tuple[int, int, int, int]
+    rope_theta: float
+    patch_size: int
+    image_mean: tuple[float, float, float]
+    image_std: tuple[float, float, float]
+    deepstack: tuple[int, ...]  # vision blocks whose output also feeds the text model
+
+
+_OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+_FAMILY_SPECS = {
+    "qwen2.5-vl": _Family(
+        text_arch=gguf.MODEL_ARCH.QWEN2VL,
+        projector=gguf.VisionProjectorType.QWEN25VL,
+        rope_sections=(2, 3, 3, 0),
+        rope_theta=1_000_000.0,
+        patch_size=14,
+        image_mean=_OPENAI_CLIP_MEAN,
+        image_std=_OPENAI_CLIP_STD,
+        deepstack=(),
+    ),
+    "qwen3-vl": _Family(
+        text_arch=gguf.MODEL_ARCH.QWEN3VL,
+        projector=gguf.VisionProjectorType.QWEN3VL,
+        rope_sections=(3, 3, 2, 0),
+        rope_theta=5_000_000.0,
+        patch_size=16,
+        image_mean=(0.5, 0.5, 0.5),
+        image_std=(0.5, 0.5, 0.5),
+        # Fewer deepstack layers than text layers: one reaching the last text layer, whose rows llama.cpp
+        # cuts down to the outputs, fails a GGML_ASSERT and aborts the process.
+        deepstack=(1,),
+    ),
+}
+
+
+def _name(tensor: gguf.MODEL_TENSOR, suffix: str = "weight", bid: int | None = None) -> str:
+    return f"{gguf.TENSOR_NAMES[tensor].format(bid=bid)}.{suffix}"
+
+
+class _Tensors:
+    """Named tensors in insertion order, drawn from one seeded generator."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self.items: dict[str, np.ndarray] = {}
+
+    def random(self, name: str, *shape: int, f32: bool = False, std: float = INIT_STD) -> None:
+        data = self._rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+        # As in the converter's f16 output: matrices in F16, vectors and forced tensors in F32.
+        self.items[name] = data if f32 or len(shape) == 1 else data.astype(np.float16)
+
+    def ones(self, name: str, size: int) -> None:
+        self.items[name] = np.ones(size, dtype=np.float32)
+
+    def zeros(self, name: str, size: int) -> None:
+        self.items[name] = np.zeros(size, dtype=np.float32)
+
+    def linear(self, tensor: gguf.MODEL_TENSOR, n_in: int, n_out: int, bid: int | None = None) -> None:
+        """A weight of n_out rows by n_in columns (ggml ne = [n_in, n_out]) and its bias."""
+        self.random(_name(tensor, "weight", bid), n_out, n_in)
+        self.random(_name(tensor, "bias", bid), n_out)
+
+    def layer_norm(self, tensor: gguf.MODEL_TENSOR, size: int, bid: int | None = None) -> None:
+        self.ones(_name(tensor, "weight", bid), size)
+        self.zeros(_name(tensor, "bias", bid), size)
+
+
+def _byte_to_unicode() -> dict[int, str]:
+    """GPT-2's byte-to-unicode table, in Qwen's vocabulary order: visible bytes stand for themselves."""
+    visible = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    hidden = [b for b in range(256) if b not in visible]
+    return {b: chr(b) for b in visible} | {b: chr(256 + i) for i, b in enumerate(hidden)}
+
+
+def _write(writer: gguf.GGUFWriter, tensors: _Tensors) -> None:
+    for name, data in tensors.items.items():
+        writer.add_tensor(name, data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def _add_general(writer: gguf.GGUFWriter, family: str, gguf_type: str) -> None:
+    writer.add_type(gguf_type)
+    writer.add_name(f"tiny-random-{family}-test")
+    writer.add_description(
+        f"Random test weights in the {family} layout for software tests; not a real model, its output is gibberish."
+    )
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+
+
+def _write_text(path: Path, family: str, spec: _Family, rng: np.random.Generator) -> None:
+    writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[spec.text_arch])
+    _add_general(writer, family, gguf.GGUFType.MODEL)
+    writer.add_context_length(TEXT_CONTEXT)
+    writer.add_embedding_length(TEXT_EMBD)
+    writer.add_block_count(TEXT_LAYERS)
+    writer.add_feed_forward_length(TEXT_FF)
+    writer.add_head_count(TEXT_HEADS)
+    writer.add_head_count_kv(TEXT_KV_HEADS)
+    writer.add_rope_freq_base(spec.rope_theta)
+    writer.add_rope_dimension_sections(list(spec.rope_sections))
+    writer.add_layer_norm_rms_eps(RMS_EPS)
+    qwen3 = spec.text_arch == gguf.MODEL_ARCH.QWEN3VL
+    if qwen3:
+        writer.add_key_length(HEAD_DIM)
+        writer.add_value_length(HEAD_DIM)
+        writer.add_num_deepstack_layers(len(spec.deepstack))
+
+    byte_chars = _byte_to_unicode()
+    tokens = [*byte_chars.values(), *(merge.replace(" ", "") for merge in _MERGES), *_CONTROL_TOKENS]
+    n_normal = len(tokens) - len(_CONTROL_TOKENS)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.CONTROL] * len(_CONTROL_TOKENS))
+    writer.add_token_merges(list(_MERGES))
+    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
+    writer.add_eos_token_id(tokens.index("<|im_end|>"))
+    writer.add_pad_token_id(tokens.index("<|endoftext|>"))
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(CHAT_TEMPLATE)
+
+    t = _Tensors(rng)
+    kv_dim = TEXT_KV_HEADS * HEAD_DIM
+    t.random(_name(gguf.MODEL_TENSOR.TOKEN_EMBD), len(tokens), TEXT_EMBD)
+    t.ones(_name(gguf.MODEL_TENSOR.OUTPUT_NORM), TEXT_EMBD)
+    # An untied output head (tied to token_embd, random weights just echo the last prompt token) that can
+    # only pick tokens of printable ASCII: no NUL bytes, which cut prompts short in mtmd, no control
+    # tokens, and no end of turn, so every answer runs to max_tokens.
+    head = _name(gguf.MODEL_TENSOR.OUTPUT)
+    t.random(head, len(tokens), TEXT_EMBD, std=HEAD_STD)
+    printable = {byte_chars[b] for b in range(0x20, 0x7F)}
+    t.items[head][[i >= n_normal or not set(token) <= printable for i, token in enumerate(tokens)]] = 0
+    for i in range(TEXT_LAYERS):
+        t.ones(_name(gguf.MODEL_TENSOR.ATTN_NORM, bid=i), TEXT_EMBD)
+        for tensor, n_out in (
+            (gguf.MODEL_TENSOR.ATTN_Q, TEXT_EMBD),
+            (gguf.MODEL_TENSOR.ATTN_K, kv_dim),
+            (gguf.MODEL_TENSOR.ATTN_V, kv_dim),
+        ):
+            if qwen3:  # Qwen3 drops the qkv biases
+                t.random(_name(tensor, bid=i), n_out, TEXT_EMBD)
+            else:
+                t.linear(tensor, TEXT_EMBD, n_out, bid=i)
+        if qwen3:  # and normalises each head of q and k instead
+            t.ones(_name(gguf.MODEL_TENSOR.ATTN_Q_NORM, bid=i), HEAD_DIM)
+            t.ones(_name(gguf.MODEL_TENSOR.ATTN_K_NORM, bid=i), HEAD_DIM)
+        t.random(_name(gguf.MODEL_TENSOR.ATTN_OUT, bid=i), TEXT_EMBD, TEXT_EMBD)
+        t.ones(_name(gguf.MODEL_TENSOR.FFN_NORM, bid=i), TEXT_EMBD)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_GATE, bid=i), TEXT_FF, TEXT_EMBD)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_UP, bid=i), TEXT_FF, TEXT_EMBD)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_DOWN, bid=i), TEXT_EMBD, TEXT_FF)
+    _write(writer, t)
+
+
+def _write_mmproj(path: Path, family: str, spec: _Family, rng: np.random.Generator) -> None:
+    writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
+    _add_general(writer, family, gguf.GGUFType.MMPROJ)
+    writer.add_clip_has_vision_encoder(True)
+    writer.add_clip_projector_type(spec.projector)
+    writer.add_vision_projection_dim(TEXT_EMBD)
+    writer.add_vision_image_size(GRID * spec.patch_size)
+    writer.add_vision_patch_size(spec.patch_size)
+    writer.add_vision_embedding_length(VISION_EMBD)
+    writer.add_vision_feed_forward_length(VISION_FF)
+    writer.add_vision_block_count(VISION_LAYERS)
+    writer.add_vision_head_count(VISION_HEADS)
+    writer.add_vision_image_mean(list(spec.image_mean))
+    writer.add_vision_image_std(list(spec.image_std))
+    writer.add_vision_attention_layernorm_eps(RMS_EPS)
+    qwen3 = spec.text_arch == gguf.MODEL_ARCH.QWEN3VL
+    if qwen3:
+        writer.add_vision_use_gelu(True)
+        writer.add_vision_spatial_merge_size(MERGE)
+        writer.add_vision_is_deepstack_layers([i in spec.deepstack for i in range(VISION_LAYERS)])
+    else:
+        writer.add_vision_use_silu(True)
+        # Blocks 1 and 3 attend over the whole image, blocks 0 and 2 within windows.
+        writer.add_vision_n_wa_pattern(2)
+
+    t = _Tensors(rng)
+    patch = gguf.MODEL_TENSOR.V_ENC_EMBD_PATCH
+    # The two temporal halves of the Conv3D patch embedding, as separate Conv2D kernels.
+    t.random(_name(patch), VISION_EMBD, 3, spec.patch_size, spec.patch_size)
+    t.random(_name(patch, "weight.1"), VISION_EMBD, 3, spec.patch_size, spec.patch_size)
+    if qwen3:
+        t.random(_name(patch, "bias"), VISION_EMBD)
+        t.random(_name(gguf.MODEL_TENSOR.V_ENC_EMBD_POS), GRID * GRID, VISION_EMBD, f32=True)
+
+    for i in range(VISION_LAYERS):
+        if qwen3:  # LayerNorm, fused qkv, plain GELU MLP
+            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, VISION_EMBD, bid=i)
+            t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_QKV, VISION_EMBD, 3 * VISION_EMBD, bid=i)
+        else:  # RMSNorm, split q/k/v, gated SiLU MLP
+            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, bid=i), VISION_EMBD)
+            for tensor in (
+                gguf.MODEL_TENSOR.V_ENC_ATTN_Q,
+                gguf.MODEL_TENSOR.V_ENC_ATTN_K,
+                gguf.MODEL_TENSOR.V_ENC_ATTN_V,
+            ):
+                t.linear(tensor, VISION_EMBD, VISION_EMBD, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_O, VISION_EMBD, VISION_EMBD, bid=i)
+        if qwen3:
+            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, VISION_EMBD, bid=i)
+        else:
+            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, bid=i), VISION_EMBD)
+            t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_GATE, VISION_EMBD, VISION_FF, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_UP, VISION_EMBD, VISION_FF, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_DOWN, VISION_FF, VISION_EMBD, bid=i)
+
+    # Merger: norm each patch, concatenate 2x2 patches, then a two-layer GELU MLP into the text width.
+    if qwen3:
+        t.layer_norm(gguf.MODEL_TENSOR.V_POST_NORM, VISION_EMBD)
+    else:
+        t.ones(_name(gguf.MODEL_TENSOR.V_POST_NORM), VISION_EMBD)
+    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, MERGED_EMBD, MERGED_EMBD, bid=0)
+    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, MERGED_EMBD, TEXT_EMBD, bid=2)
+    # Deepstack mergers norm the concatenated patches; their outputs are added to early text layers.
+    for i in spec.deepstack:
+        t.layer_norm(gguf.MODEL_TENSOR.V_DS_NORM, MERGED_EMBD, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_DS_FC1, MERGED_EMBD, MERGED_EMBD, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_DS_FC2, MERGED_EMBD, TEXT_EMBD, bid=i)
+    _write(writer, t)
+
+
+def write_tiny_vlm(out_dir: Path, family: str = "qwen2.5-vl", seed: int = 0) -> TinyVLMPair:
+    """Write tiny-<family>.gguf and mmproj-tiny-<family>.gguf into out_dir, overwriting them."""
+    spec = _FAMILY_SPECS.get(family)
+    if spec is None:
+        raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pair = TinyVLMPair(model=out_dir / f"tiny-{family}.gguf", mmproj=out_dir / f"mmproj-tiny-{family}.gguf")
+    _write_text(pair.model, family, spec, rng)
+    _write_mmproj(pair.mmproj, family, spec, rng)
+    return pair
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.devtools.tiny_vlm",
+        description="Write a tiny random-weight Qwen-VL model and mmproj GGUF pair for tests.",
+    )
+    parser.add_argument("out_dir", type=Path, help="folder to write the two .gguf files into")
+    parser.add_argument("--family", choices=FAMILIES, default=FAMILIES[0], help="model family to imitate")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same bytes")
+    args = parser.parse_args(argv)
+    try:
+        pair = write_tiny_vlm(args.out_dir, args.family, args.seed)
+    except ValueError as exc:  # a negative seed
+        parser.error(str(exc))
+    print(pair.model)
+    print(pair.mmproj)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

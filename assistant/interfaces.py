@@ -1,0 +1,53 @@
+"""The seams: each stage has a real implementation and a file-backed one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from assistant.types import AudioChunk, AudioClip, Frame, Transcript
+
+
+class AudioSource(Protocol):
+    def start(self) -> None:
+        """Begin recording (button down)."""
+
+    def stop(self) -> AudioClip:
+        """End recording (button up) and return what was heard."""
+
+
+class AudioSink(Protocol):
+    def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
+        """Play chunks in order until done or cancelled; return how many were fully played."""
+
+    def close(self) -> None: ...
+
+
+class FrameSource(Protocol):
+    def grab(self) -> Frame:
+        """The picture at this moment."""
+
+    def close(self) -> None: ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, clip: AudioClip) -> Transcript: ...
+
+
+class VisionChat(Protocol):
+    def stream(self, messages: list[dict[str, Any]], preset: Any) -> Iterator[str]:
+        """Yield the answer's text pieces as they are generated."""
+
+    def count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """How many context tokens these messages take, images included."""
+
+    def close(self) -> None: ...
+
+
+class Synthesizer(Protocol):
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str) -> Iterator[AudioChunk]:
+        """One chunk per sentence."""

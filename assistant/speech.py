@@ -1,0 +1,79 @@
+"""Text for the ear: sentence splitting and cleaning. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "prof", "jr", "sr"}
+_SENTENCE_END = re.compile(r"([.!?。！？]+)([\"')\]」』”）]*)(\s*)")
+_CJK_END = set("。！？")
+_MARKDOWN = [
+    (re.compile(r"```.*?```", re.S), " "),
+    (re.compile(r"`([^`]*)`"), r"\1"),
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"https?://\S+|www\.\S+"), " "),
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),
+    (re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+", re.M), ""),
+    (re.compile(r"(\*\*|__|\*|_|~~)(\S.*?\S|\S)\1"), r"\2"),
+    (re.compile(r"[*#>|]+"), " "),
+]
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
+_SPACES = re.compile(r"[ \t]*\n[ \t\n]*|[ \t]{2,}")
+
+
+def clean_for_speech(text: str) -> str:
+    """Drop what should not be read aloud: markdown marks, bullets, links, emoji."""
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    text = _EMOJI.sub("", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _ends_sentence(text: str, match: re.Match[str]) -> bool:
+    mark = match.group(1)
+    if mark != ".":
+        return True
+    word = re.search(r"([\w.]+)$", text[: match.start(1)])
+    if word is None:
+        return True
+    previous = word.group(1).lower()
+    # An abbreviation ("Dr.", "No.") or an initial ("J.") does not end a sentence.
+    return previous not in _ABBREVIATIONS and not (len(previous) == 1 and previous.isalpha())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Whole sentences of `text`; a final fragment without punctuation is a sentence too."""
+    sentences, rest = _take_sentences(text)
+    if rest.strip():
+        sentences.append(rest.strip())
+    return sentences
+
+
+def _take_sentences(text: str) -> tuple[list[str], str]:
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        cjk = match.group(1)[-1] in _CJK_END
+        if not cjk and not match.group(3):
+            if match.end() == len(text):
+                break  # a mark at the very end may still grow ("3." then "5"): wait for more text
+            continue  # "3.5", "e.g.x": no space, no boundary
+        if cjk or _ends_sentence(text, match):
+            sentence = text[start : match.end()].strip()
+            if sentence:
+                sentences.append(sentence)
+            start = match.end()
+    return sentences, text[start:]
+
+
+def sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """Yield each sentence as soon as it is complete in a stream of text pieces."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        done, buffer = _take_sentences(buffer)
+        yield from done
+    if buffer.strip():
+        yield from split_sentences(buffer)

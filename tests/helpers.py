@@ -1,0 +1,33 @@
+"""Media the tests make for themselves."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    if channels > 1:
+        data = np.repeat(data[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(data.tobytes())
+    return path
+
+
+def scene(index: int, width: int = 320, height: int = 240) -> np.ndarray:
+    """A frame with shapes and a label that changes with index."""
+    image = np.full((height, width, 3), (40 + 10 * index, 90, 160), np.uint8)
+    cv2.rectangle(image, (20 + 5 * index, 30), (140 + 5 * index, 150), (0, 200, 255), -1)
+    cv2.putText(image, f"EXIT {index}", (160, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    return image
+
+
+def normalise(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())

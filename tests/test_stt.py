@@ -1,0 +1,47 @@
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import normalise
+
+from assistant.audio import read_audio_file
+from assistant.errors import ModelError
+from assistant.stt import WhisperTranscriber
+from assistant.types import AudioClip
+
+
+@pytest.mark.parametrize(
+    "question", ["What is in front of me?", "Read this label.", "Is it the blue one?", "What colour is my shirt?"]
+)
+def test_real_whisper_transcribes_real_speech_exactly(
+    transcriber: WhisperTranscriber, speak: Callable[..., Path], question: str
+) -> None:
+    transcript = transcriber.transcribe(read_audio_file(speak(question)))
+    assert normalise(transcript.text) == normalise(question).replace("colour", "color") or normalise(
+        transcript.text
+    ) == normalise(question)
+    assert transcript.language == "en"
+
+
+def test_tiny_en_is_english_only(transcriber: WhisperTranscriber) -> None:
+    assert transcriber.language == "en"
+
+
+def test_silence_gives_an_empty_transcript(transcriber: WhisperTranscriber) -> None:
+    assert transcriber.transcribe(AudioClip(np.zeros(32000, np.float32), 16000)).text == ""
+
+
+def test_a_missing_whisper_folder_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"speech model folder .*missing") as error:
+        WhisperTranscriber(tmp_path / "whisper-nothing")
+    assert "./setup.sh" in error.value.fix
+
+
+def test_a_damaged_whisper_model_names_the_folder(tmp_path: Path, whisper_dir: Path) -> None:
+    broken = tmp_path / "broken-whisper"
+    shutil.copytree(whisper_dir, broken)
+    (broken / "model.bin").write_bytes(b"\0" * 1000)
+    with pytest.raises(ModelError, match=r"broken-whisper is damaged"):
+        WhisperTranscriber(broken)
