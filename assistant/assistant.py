@@ -98,7 +98,7 @@ class Assistant:
         try:
             started = time.monotonic()
             transcript = self.transcriber.transcribe(clip)
-            turn.timings_ms["stt"] = _ms_since(started)
+            turn.timings_ms["stt"] = ms_since(started)
             if is_empty_transcript(transcript.text) or (
                 transcript.no_speech_prob > 0.6 and transcript.avg_logprob < -1.0
             ):
@@ -202,18 +202,18 @@ class Assistant:
 
         def timed_tokens() -> Iterator[str]:
             for piece in tokens:
-                timings.setdefault("vlm_first_token", _ms_since(vlm_started))
+                timings.setdefault("vlm_first_token", ms_since(vlm_started))
                 yield piece
-            timings["vlm_total"] = _ms_since(vlm_started)
+            timings["vlm_total"] = ms_since(vlm_started)
 
         for sentence in sentences(timed_tokens()):
             self.notify("sentence", sentence)
             spoken.append(sentence)
             started = time.monotonic()
             for chunk in self.synthesizer.synthesize(sentence):
-                tts_ms += _ms_since(started)
+                tts_ms += ms_since(started)
                 timings.setdefault("tts_first_chunk", tts_ms)
-                timings.setdefault("first_audio", _ms_since(released_at))
+                timings.setdefault("first_audio", ms_since(released_at))
                 timings["tts_total"] = tts_ms
                 chunk_sentences.append(len(spoken) - 1)
                 yield chunk
@@ -236,7 +236,7 @@ class Assistant:
     def _fail(self, turn: Turn, error: AssistantError, released_at: float) -> Turn:
         turn.error = error.spoken()
         self.notify("error", turn.error)
-        turn.timings_ms.setdefault("first_audio", _ms_since(released_at))
+        turn.timings_ms.setdefault("first_audio", ms_since(released_at))
         self.speak(turn.error)
         self._log(turn)
         return turn
@@ -261,5 +261,6 @@ def _heard_sentences(spoken: list[str], chunk_sentences: list[int], played: int)
     return spoken[: chunk_sentences[-1] + 1] if chunk_sentences else []
 
 
-def _ms_since(start: float) -> float:
+def ms_since(start: float) -> float:
+    """Milliseconds since a time.monotonic() reading, to 0.1 ms."""
     return round((time.monotonic() - start) * 1000, 1)

@@ -39,6 +39,14 @@ def _device(spec: str) -> int | str | None:
     return int(spec) if spec.isdigit() else spec
 
 
+def _device_name(device: int | str | None, kind: str, problem: str, fix: str) -> str:
+    sd = import_sounddevice()
+    try:
+        return str(sd.query_devices(device, kind=kind)["name"])
+    except (ValueError, sd.PortAudioError) as e:
+        raise DeviceError(problem, fix) from e
+
+
 def read_audio_file(path: Path) -> AudioClip:
     """Decode any common audio file to mono 16 kHz float32 (PyAV does the decoding and resampling)."""
     from faster_whisper.audio import decode_audio
@@ -67,15 +75,12 @@ class MicrophoneSource:
 
     def check(self) -> str:
         """The input device's name, or a DeviceError if there is none."""
-        sd = import_sounddevice()
-        try:
-            info = sd.query_devices(self.device, kind="input")
-        except (ValueError, sd.PortAudioError) as e:
-            raise DeviceError(
-                f"I can't hear you: no microphone was found ({self.device or 'default input'}).",
-                "Plug one in, or choose one with audio.input_device.",
-            ) from e
-        return str(info["name"])
+        return _device_name(
+            self.device,
+            "input",
+            f"I can't hear you: no microphone was found ({self.device or 'default input'}).",
+            "Plug one in, or choose one with audio.input_device.",
+        )
 
     def _on_audio(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         with self._lock:
@@ -140,15 +145,13 @@ class SpeakerSink:
         self.device = _device(device)
 
     def check(self) -> str:
-        sd = import_sounddevice()
-        try:
-            info = sd.query_devices(self.device, kind="output")
-        except (ValueError, sd.PortAudioError) as e:
-            raise DeviceError(
-                f"No speaker was found ({self.device or 'default output'}).",
-                "Plug one in, or choose one with audio.output_device.",
-            ) from e
-        return str(info["name"])
+        """The output device's name, or a DeviceError if there is none."""
+        return _device_name(
+            self.device,
+            "output",
+            f"No speaker was found ({self.device or 'default output'}).",
+            "Plug one in, or choose one with audio.output_device.",
+        )
 
     def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
         sd = import_sounddevice()

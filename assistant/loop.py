@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TextIO
 
-from assistant.assistant import Assistant
+from assistant.assistant import Assistant, ms_since
 from assistant.errors import AssistantError
 from assistant.interfaces import AudioSource, FrameSource
 from assistant.types import Frame
@@ -46,12 +46,11 @@ class TerminalKeys:
         self.stream = stream or sys.stdin
 
     def read(self) -> str:
-        stream = self.stream
-        fileno = getattr(stream, "fileno", None)
-        if fileno is not None and os.isatty(fileno()):
-            with _raw_terminal(fileno()):
-                return os.read(fileno(), 1).decode("utf-8", errors="ignore")
-        line = stream.readline()
+        if self.stream.isatty():
+            fd = self.stream.fileno()
+            with _raw_terminal(fd):
+                return os.read(fd, 1).decode("utf-8", errors="ignore")
+        line = self.stream.readline()
         if not line:
             return ""
         return "q" if line.strip().lower() in {"q", "quit"} else "\n"
@@ -120,7 +119,7 @@ class PushToTalkLoop:
             key = self.keys.read()
         released = time.monotonic()
         frame, camera_problem = self._grab()
-        frame_ms = (time.monotonic() - released) * 1000
+        frame_ms = ms_since(released)
         try:
             clip = self.audio.stop()
         except AssistantError as e:
@@ -130,7 +129,7 @@ class PushToTalkLoop:
         if key in QUIT_KEYS:
             return None
         self.say("Thinking.")
-        timings = {"record": _ms_since(pressed), "frame": round(frame_ms, 1)}
+        timings = {"record": ms_since(pressed), "frame": frame_ms}
         turn = self.assistant.answer_recording(clip, frame, camera_problem, timings, released_at=released)
         return turn.error is None
 
@@ -143,7 +142,3 @@ class PushToTalkLoop:
         except AssistantError as e:
             _LOGGER.warning("camera: %s", e.message)
             return None, e
-
-
-def _ms_since(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 1)

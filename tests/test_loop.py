@@ -1,0 +1,56 @@
+import io
+from pathlib import Path
+
+import pytest
+
+from assistant.audio import WavFileSink, WavFileSource
+from assistant.cli import main
+from assistant.config import Config
+from assistant.factory import make_assistant
+from assistant.loop import READY, PushToTalkLoop, ScriptedKeys, TerminalKeys
+
+
+def test_piped_input_counts_each_line_as_enter_and_q_quits() -> None:
+    keys = TerminalKeys(io.StringIO("\n\nq\n"))
+    assert [keys.read() for _ in range(4)] == ["\n", "\n", "q", ""]
+
+
+def test_quitting_while_listening_answers_nothing(
+    tmp_path: Path, config: Config, question_wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sink = WavFileSink(tmp_path / "answers")
+    assistant = make_assistant(config, sink, lambda kind, text: None)
+    try:
+        loop = PushToTalkLoop(assistant, WavFileSource([question_wav]), None, ScriptedKeys([" ", "q"]), print)
+        assert loop.run() == 0
+    finally:
+        assistant.vlm.close()  # type: ignore[union-attr]
+    assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Goodbye."]
+    assert sink.written == []
+
+
+def test_other_keys_are_ignored_and_end_of_input_quits(
+    tmp_path: Path, config: Config, question_wav: Path, image_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.camera import ImageFileSource
+
+    sink = WavFileSink(tmp_path / "answers")
+    assistant = make_assistant(config, sink, lambda kind, text: None)
+    try:
+        keys = ScriptedKeys(["x", " ", "x", "\n"])
+        loop = PushToTalkLoop(assistant, WavFileSource([question_wav]), ImageFileSource(image_file), keys, print)
+        assert loop.run() == 1
+    finally:
+        assistant.vlm.close()  # type: ignore[union-attr]
+    assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Thinking.", "Goodbye."]
+    assert len(sink.written) == 1
+
+
+def test_no_command_means_run_and_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "vlm.n_ctx = 4096" in text and "tts.speech_rate = 1.0" in text
+    with pytest.raises(SystemExit):
+        main(["--audio-in"])
+    assert "run" in capsys.readouterr().err, "options without a command go to run"
