@@ -116,8 +116,9 @@ class MicrophoneSource:
 class WavFileSource:
     """Each press-and-release takes the next file; decoding happens at release, as recording would."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], max_seconds: float = 30.0) -> None:
         self.paths = list(paths)
+        self.max_frames = int(max_seconds * SAMPLE_RATE)
         self._next = 0
 
     @property
@@ -131,7 +132,11 @@ class WavFileSource:
     def stop(self) -> AudioClip:
         path = self.paths[self._next]
         self._next += 1
-        return read_audio_file(path)
+        clip = read_audio_file(path)
+        if len(clip.samples) > self.max_frames:
+            _LOGGER.warning("%s is over %.0f s long: only its start is used", path.name, self.max_frames / SAMPLE_RATE)
+            clip = AudioClip(clip.samples[: self.max_frames], clip.sample_rate)
+        return clip
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None) -> 
         sink = speaker
     audio: AudioSource
     if audio_in:
-        audio = WavFileSource(audio_in)
+        audio = WavFileSource(audio_in, config.audio.max_record_s)
     else:
         microphone = MicrophoneSource(config.audio.input_device, config.audio.max_record_s)
         microphone.check()
@@ -105,7 +105,7 @@ def ask(config: Config, audio: Path | None, text: str | None, image: Path | None
             except AssistantError as e:
                 return _spoken_failure(assistant, e)
         if audio is not None:
-            source = WavFileSource([audio])
+            source = WavFileSource([audio], config.audio.max_record_s)
             try:
                 source.start()
                 clip = source.stop()

@@ -51,6 +51,12 @@ def test_a_missing_audio_file_is_named(tmp_path: Path) -> None:
         read_audio_file(tmp_path / "nope.wav")
 
 
+def test_wav_source_is_capped_like_the_microphone(tmp_path: Path) -> None:
+    source = WavFileSource([write_wav(tmp_path / "long.wav", _tone(16000, 3.0), 16000)], max_seconds=2.0)
+    source.start()
+    assert source.stop().duration_s == 2.0
+
+
 def test_wav_source_gives_one_clip_per_press(tmp_path: Path) -> None:
     first = write_wav(tmp_path / "a.wav", _tone(16000, 0.5), 16000)
     second = write_wav(tmp_path / "b.wav", _tone(16000, 1.0), 16000)
