@@ -13,7 +13,7 @@ from assistant.camera import frame_data_url, prepare_frame
 from assistant.errors import AssistantError, BadInputError, NothingHeardError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
-from assistant.presets import Preset, choose_preset
+from assistant.presets import choose_preset
 from assistant.speech import sentences
 from assistant.turnlog import TurnLog
 from assistant.types import AudioChunk, AudioClip, Frame, Turn
@@ -122,10 +122,6 @@ class Assistant:
             return self._fail(turn, BadInputError("The question is empty. Please ask something."), time.monotonic())
         return self._answer(turn, frame, camera_problem, time.monotonic(), cancel)
 
-    def new_conversation(self) -> None:
-        self.conversation.reset()
-        self._image_urls.clear()
-
     def speak(self, text: str, cancel: threading.Event | None = None) -> None:
         """Say something outside a turn; a failure to speak is logged, never raised."""
         try:
@@ -177,7 +173,7 @@ class Assistant:
 
         spoken: list[str] = []
         chunk_sentences: list[int] = []
-        chunks = self._speech(vlm.stream(messages, preset), preset, turn, released_at, spoken, chunk_sentences)
+        chunks = self._speech(vlm.stream(messages, preset), turn, released_at, spoken, chunk_sentences)
         played = self.sink.play(chunks, cancel)
         turn.interrupted = cancel is not None and cancel.is_set()
         turn.answer = " ".join(_heard_sentences(spoken, chunk_sentences, played))
@@ -188,7 +184,6 @@ class Assistant:
     def _speech(
         self,
         tokens: Iterator[str],
-        preset: Preset,
         turn: Turn,
         released_at: float,
         spoken: list[str],

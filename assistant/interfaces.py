@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from assistant.presets import Preset
 from assistant.types import AudioChunk, AudioClip, Frame, Transcript
 
 
@@ -36,7 +37,7 @@ class Transcriber(Protocol):
 
 
 class VisionChat(Protocol):
-    def stream(self, messages: list[dict[str, Any]], preset: Any) -> Iterator[str]:
+    def stream(self, messages: list[dict[str, Any]], preset: Preset) -> Iterator[str]:
         """Yield the answer's text pieces as they are generated."""
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
