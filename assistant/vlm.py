@@ -167,6 +167,8 @@ class LocalVisionChat:
     ) -> None:
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
+        if self.model_info.name.startswith("tiny-random-"):
+            _LOGGER.warning("%s holds random test weights: its answers are gibberish", model.name)
         if self.model_info.arch not in VISION_ARCHS:
             _LOGGER.warning("model architecture %s is not one this assistant was tested with", self.model_info.arch)
         try:

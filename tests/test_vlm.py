@@ -99,8 +99,10 @@ def test_swapped_model_and_mmproj_are_caught(tiny_pair: TinyVLMPair) -> None:
         inspect_gguf(tiny_pair.model, "mmproj")
 
 
-def test_a_test_model_never_passes_for_a_real_one(tiny_pair: TinyVLMPair) -> None:
+def test_a_test_model_never_passes_for_a_real_one(tiny_pair: TinyVLMPair, caplog: pytest.LogCaptureFixture) -> None:
     assert "test" in inspect_gguf(tiny_pair.model, "model").name.lower()
+    LocalVisionChat(tiny_pair.model, tiny_pair.mmproj, n_ctx=256).close()
+    assert "random test weights: its answers are gibberish" in caplog.text
 
 
 @pytest.mark.parametrize(
