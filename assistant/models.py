@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import io
 import logging
 import shutil
 import tomllib
@@ -186,6 +187,7 @@ def _plain_progress_class(say: Callable[[str], None]) -> Any:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self._last_step = -1
             kwargs["disable"] = False
+            kwargs["file"] = io.StringIO()  # tqdm's own bar goes nowhere
             super().__init__(*args, **kwargs)
 
         def display(self, msg: str | None = None, pos: int | None = None) -> bool:
@@ -193,10 +195,14 @@ def _plain_progress_class(say: Callable[[str], None]) -> Any:
                 step = int(self.n * 10 // self.total)
                 if step != self._last_step:
                     self._last_step = step
-                    say(f"  {step * 10} percent of {self.total / 1e6:.0f} MB")
+                    say(f"  {step * 10} percent of {_size(self.total)}")
             return True
 
     return PlainProgress
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.1f} MB"
 
 
 def pull(entry: CatalogEntry, models_dir: Path, say: Callable[[str], None]) -> VlmPair:
@@ -208,9 +214,9 @@ def pull(entry: CatalogEntry, models_dir: Path, say: Callable[[str], None]) -> V
     target = models_dir / entry.name
     try:
         info = HfApi().model_info(entry.repo, files_metadata=True, timeout=15)
-    except Exception as e:  # requests, httpx and hub errors all mean: cannot reach or find it
+    except Exception as e:  # network, HTTP and hub errors alike mean the listing cannot be had
         raise AssistantError(
-            f"I can't reach the model hub to fetch {entry.repo}: {type(e).__name__}.",
+            f"I can't get the file list of {entry.repo} from the model hub: {type(e).__name__}.",
             "Connect to the internet and try again, or place the model files in the models folder by hand.",
         ) from e
     siblings = {s.rfilename: s for s in info.siblings or []}
@@ -225,7 +231,7 @@ def pull(entry: CatalogEntry, models_dir: Path, say: Callable[[str], None]) -> V
     free = shutil.disk_usage(target).free
     if needed > free:
         raise AssistantError(
-            f"There is not enough disk space: the model needs {needed / 1e9:.1f} GB and {free / 1e9:.1f} GB is free."
+            f"There is not enough disk space: the model needs {_size(needed)} and {_size(free)} is free."
         )
     paths = []
     for sibling in chosen:
@@ -250,4 +256,4 @@ def _verify(path: Path, sibling: Any, say: Callable[[str], None]) -> None:
         say(f"Checking {path.name}.")
         if sha256_of(path) != expected:
             raise ModelError(f"{path.name} does not match its published checksum.", "Delete it and pull again.")
-    say(f"{path.name}: {size / 1e6:.0f} MB, verified.")
+    say(f"{path.name}: {_size(size)}, verified.")

@@ -46,7 +46,7 @@ def test_the_catalog_names_its_entries() -> None:
 
 def test_pull_offline_says_what_to_do(tmp_path: Path) -> None:
     entry = catalog_entry(PROJECT_MODELS, None)
-    with pytest.raises(AssistantError, match="can't reach the model hub") as error:
+    with pytest.raises(AssistantError, match=f"can't get the file list of {entry.repo} from the model hub") as error:
         pull(entry, tmp_path, print)
     assert "place the model files in the models folder" in error.value.fix
     assert not any(tmp_path.iterdir()), "nothing half-written"
