@@ -6,17 +6,18 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from assistant.camera import frame_data_url, prepare_frame
+from assistant.clock import ms_since
 from assistant.errors import AssistantError, BadInputError, NothingHeardError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
+from assistant.pipeline import SpeechStream
 from assistant.presets import choose_preset
-from assistant.speech import sentences
 from assistant.turnlog import TurnLog
-from assistant.types import AudioChunk, AudioClip, Frame, Turn
+from assistant.types import AudioClip, Frame, Turn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,48 +172,21 @@ class Assistant:
         messages = self.conversation.messages(self._image_part, start)
         turn.messages = self.conversation.messages(_image_placeholder, start)
 
-        spoken: list[str] = []
-        chunk_sentences: list[int] = []
-        chunks = self._speech(vlm.stream(messages, preset), turn, released_at, spoken, chunk_sentences)
-        played = self.sink.play(chunks, cancel)
-        turn.interrupted = cancel is not None and cancel.is_set()
-        turn.answer = " ".join(_heard_sentences(spoken, chunk_sentences, played))
-        if not chunk_sentences and not turn.interrupted:
+        cancel = cancel or threading.Event()
+        spoken = SpeechStream(
+            vlm.stream(messages, preset),
+            self.synthesizer,
+            self.sink,
+            cancel,
+            turn.timings_ms,
+            released_at,
+            on_sentence=lambda sentence: self.notify("sentence", sentence),
+        ).run()
+        turn.interrupted = cancel.is_set()
+        turn.answer = " ".join(spoken.heard)
+        if not spoken.audible and not turn.interrupted:
             raise AssistantError(NO_ANSWER_MESSAGE)
         self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
-
-    def _speech(
-        self,
-        tokens: Iterator[str],
-        turn: Turn,
-        released_at: float,
-        spoken: list[str],
-        chunk_sentences: list[int],
-    ) -> Iterator[AudioChunk]:
-        """Tokens → sentences → audio chunks, timing each stage; `spoken` and `chunk_sentences` record
-        which sentence each chunk came from, so the caller knows what was heard."""
-        timings = turn.timings_ms
-        vlm_started = time.monotonic()
-        tts_ms = 0.0
-
-        def timed_tokens() -> Iterator[str]:
-            for piece in tokens:
-                timings.setdefault("vlm_first_token", ms_since(vlm_started))
-                yield piece
-            timings["vlm_total"] = ms_since(vlm_started)
-
-        for sentence in sentences(timed_tokens()):
-            self.notify("sentence", sentence)
-            spoken.append(sentence)
-            started = time.monotonic()
-            for chunk in self.synthesizer.synthesize(sentence):
-                tts_ms += ms_since(started)
-                timings.setdefault("tts_first_chunk", tts_ms)
-                timings.setdefault("first_audio", ms_since(released_at))
-                timings["tts_total"] = tts_ms
-                chunk_sentences.append(len(spoken) - 1)
-                yield chunk
-                started = time.monotonic()
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -247,15 +221,3 @@ class Assistant:
 
 def _image_placeholder(frame: Frame) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": f"<image {frame.sha256}>"}}
-
-
-def _heard_sentences(spoken: list[str], chunk_sentences: list[int], played: int) -> list[str]:
-    """The sentences the user heard: those before the first chunk that was not played in full."""
-    if played < len(chunk_sentences):
-        return spoken[: chunk_sentences[played]]
-    return spoken[: chunk_sentences[-1] + 1] if chunk_sentences else []
-
-
-def ms_since(start: float) -> float:
-    """Milliseconds since a time.monotonic() reading, to 0.1 ms."""
-    return round((time.monotonic() - start) * 1000, 1)

@@ -190,14 +190,21 @@ class SpeakerSink:
 
 
 class WavFileSink:
-    """Writes each played answer to its own WAV file: answer-001.wav, answer-002.wav, … or one fixed path."""
+    """Writes each played answer to its own WAV file: answer-001.wav, answer-002.wav, … or one fixed path.
 
-    def __init__(self, target: Path, single_file: bool = False) -> None:
+    With realtime=True it takes as long as a speaker would, in blocks of ~20 ms, and stops mid-chunk when
+    cancelled, so interruptions can be measured on files."""
+
+    def __init__(self, target: Path, single_file: bool = False, realtime: bool = False) -> None:
         self.target = target
         self.single_file = single_file
+        self.realtime = realtime
         self.written: list[Path] = []
         self.chunk_times: list[float] = []
-        """time.monotonic() at which each chunk was written: when it would have started to play."""
+        """time.monotonic() at which each chunk started to play."""
+        self.chunk_texts: list[str] = []
+        self.last_block_time = 0.0
+        """time.monotonic() at which the last block of audio was written."""
 
     def _next_path(self) -> Path:
         if self.single_file:
@@ -221,7 +228,9 @@ class WavFileSink:
                     writer.setframerate(chunk.sample_rate)
                     self.written.append(path)
                 self.chunk_times.append(time.monotonic())
-                writer.writeframes(_to_int16(chunk.samples).tobytes())
+                self.chunk_texts.append(chunk.text)
+                if not self._write(writer, chunk, cancel):
+                    break
                 played += 1
         except OSError as e:
             raise DeviceError(f"I can't write the answer's sound file: {e.strerror}.") from e
@@ -229,6 +238,24 @@ class WavFileSink:
             if writer is not None:
                 writer.close()
         return played
+
+    def _write(self, writer: wave.Wave_write, chunk: AudioChunk, cancel: threading.Event | None) -> bool:
+        """Write one chunk; False if cancelled before its end."""
+        if not self.realtime:
+            writer.writeframes(_to_int16(chunk.samples).tobytes())
+            self.last_block_time = time.monotonic()
+            return True
+        block = chunk.sample_rate // 50
+        started = time.monotonic()
+        for start in range(0, len(chunk.samples), block):
+            if cancel is not None and cancel.is_set():
+                return False
+            writer.writeframes(_to_int16(chunk.samples[start : start + block]).tobytes())
+            self.last_block_time = time.monotonic()
+            ahead = started + (start + block) / chunk.sample_rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        return True
 
     def close(self) -> None:
         pass

@@ -1,13 +1,17 @@
 import io
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import normalise
 
 from assistant.audio import WavFileSink, WavFileSource
 from assistant.cli import main
 from assistant.config import Config
 from assistant.factory import make_assistant
 from assistant.loop import READY, PushToTalkLoop, ScriptedKeys, TerminalKeys
+from assistant.memory import INTERRUPTED_MARK
 
 
 def test_piped_input_counts_each_line_as_enter_and_q_quits() -> None:
@@ -54,3 +58,33 @@ def test_no_command_means_run_and_help_lists_every_setting(capsys: pytest.Captur
     with pytest.raises(SystemExit):
         main(["--audio-in"])
     assert "run" in capsys.readouterr().err, "options without a command go to run"
+
+
+def test_pressing_talk_while_it_speaks_interrupts_and_listens_again(
+    tmp_path: Path,
+    config: Config,
+    question_wav: Path,
+    speak: Callable[..., Path],
+    image_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from assistant.camera import ImageFileSource
+
+    follow_up = speak("Is it the blue one?", "blue.wav")
+    log = tmp_path / "turns.jsonl"
+    sink = WavFileSink(tmp_path / "answers", realtime=True)
+    assistant = make_assistant(config.with_overrides({"log.turns": str(log)}), sink, lambda kind, text: None)
+    keys = ScriptedKeys([" ", " ", (3.0, " "), " "])
+    try:
+        loop = PushToTalkLoop(
+            assistant, WavFileSource([question_wav, follow_up]), ImageFileSource(image_file), keys, print
+        )
+        loop.run()
+    finally:
+        assistant.vlm.close()  # type: ignore[union-attr]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [READY, "Listening.", "Thinking.", "Stopped.", "Listening.", "Thinking.", "Goodbye."]
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert first["interrupted"] and not second["interrupted"]
+    assert normalise(second["transcript"]) == "is it the blue one"
+    assert second["messages"][-2]["content"].endswith(INTERRUPTED_MARK), "memory knows the answer was cut"
