@@ -11,11 +11,12 @@ from typing import Any
 
 from assistant.camera import frame_data_url, prepare_frame
 from assistant.clock import ms_since
-from assistant.errors import AssistantError, BadInputError, NothingHeardError
+from assistant.errors import AssistantError, BadInputError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
 from assistant.pipeline import SpeechStream
 from assistant.presets import choose_preset
+from assistant.stt import check_heard
 from assistant.turnlog import TurnLog
 from assistant.types import AudioClip, Frame, Turn
 
@@ -37,10 +38,6 @@ _SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "�
 
 def needs_sight(question: str) -> bool:
     return bool(_SIGHT.search(question.lower())) or any(word in question for word in _SIGHT_ZH)
-
-
-def is_empty_transcript(text: str) -> bool:
-    return not re.sub(r"[\W_]+", "", text)
 
 
 Notify = Callable[[str, str], None]
@@ -100,11 +97,8 @@ class Assistant:
             started = time.monotonic()
             transcript = self.transcriber.transcribe(clip)
             turn.timings_ms["stt"] = ms_since(started)
-            if is_empty_transcript(transcript.text) or (
-                transcript.no_speech_prob > 0.6 and transcript.avg_logprob < -1.0
-            ):
-                raise NothingHeardError()
             turn.transcript = transcript.text
+            check_heard(clip, transcript)
         except AssistantError as e:
             return self._fail(turn, e, released_at)
         except Exception as e:

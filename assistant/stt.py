@@ -8,12 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import BadInputError, ModelError
+import numpy as np
+
+from assistant.errors import AssistantError, BadInputError, ModelError, NothingHeardError
 from assistant.types import AudioClip, Transcript
 
 _LOGGER = logging.getLogger(__name__)
 
 WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+MIN_SPEECH_S = 0.3
+"""Less speech than this is not a question: a click, a breath, a cough."""
+SILENCE_RMS = 0.003
+"""Below this loudness a recording is silence (the microphone was muted, or nobody spoke)."""
+PHANTOMS = {
+    "you",
+    "thank you",
+    "thanks",
+    "thank you very much",
+    "thanks for watching",
+    "thank you for watching",
+    "bye",
+    "subtitles by the amaraorg community",
+    "谢谢",
+    "谢谢观看",
+}
+"""What whisper is known to hear in silence and noise."""
+NOT_CAUGHT = "I didn't catch that. Please ask again."
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,9 @@ class WhisperTranscriber:
     def transcribe(self, clip: AudioClip) -> Transcript:
         if clip.sample_rate != 16_000:
             raise BadInputError("The recording must be 16 kHz for speech recognition.")
+        speech_s = speech_seconds(clip) if self.options.vad else clip.duration_s
+        if speech_s < MIN_SPEECH_S:
+            return Transcript("", no_speech_prob=1.0, speech_s=speech_s)
         segments, info = self.model.transcribe(
             clip.samples,
             language=self.language or None,
@@ -70,11 +94,47 @@ class WhisperTranscriber:
         # segments is a lazy generator: the work happens here.
         parts = list(segments)
         if not parts:
-            return Transcript("", info.language, no_speech_prob=1.0)
+            return Transcript("", info.language, no_speech_prob=1.0, speech_s=speech_s)
         text = " ".join(part.text.strip() for part in parts).strip()
         return Transcript(
             text,
             info.language,
             no_speech_prob=max(part.no_speech_prob for part in parts),
             avg_logprob=sum(part.avg_logprob for part in parts) / len(parts),
+            speech_s=speech_s,
         )
+
+
+def speech_seconds(clip: AudioClip) -> float:
+    """Seconds of speech in the clip, by faster-whisper's bundled Silero VAD."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    stamps = get_speech_timestamps(clip.samples, VadOptions(speech_pad_ms=0), sampling_rate=clip.sample_rate)
+    return sum(stamp["end"] - stamp["start"] for stamp in stamps) / clip.sample_rate
+
+
+def _plain(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+def check_heard(clip: AudioClip, transcript: Transcript) -> None:
+    """Raise unless the recording holds a question worth asking: not silence, noise, a click,
+    or one of whisper's phantom phrases."""
+    if clip.samples.size == 0 or float(np.sqrt(np.mean(np.square(clip.samples)))) < SILENCE_RMS:
+        raise NothingHeardError()
+    text = _plain(transcript.text)
+    if not text or transcript.speech_s < MIN_SPEECH_S:
+        raise AssistantError(NOT_CAUGHT)
+    unsure = transcript.no_speech_prob > 0.6 and transcript.avg_logprob < -1.0
+    phantom = text in PHANTOMS and (
+        transcript.speech_s < 0.8 or transcript.no_speech_prob > 0.3 or transcript.avg_logprob < -0.7
+    )
+    if unsure or phantom:
+        _LOGGER.info(
+            "not a question: %r (no_speech %.2f, logprob %.2f, speech %.2f s)",
+            transcript.text,
+            transcript.no_speech_prob,
+            transcript.avg_logprob,
+            transcript.speech_s,
+        )
+        raise AssistantError(NOT_CAUGHT)

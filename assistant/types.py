@@ -55,6 +55,8 @@ class Transcript:
     language: str = ""
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    speech_s: float = 0.0
+    """Seconds of speech the voice activity detector found."""
 
 
 @dataclass

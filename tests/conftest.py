@@ -135,3 +135,14 @@ def config(tmp_path: Path, tiny_pair: TinyVLMPair, whisper_dir: Path, voice_file
             "tts.noise_w_scale": 0.0,
         }
     )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, config: Config) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[paths]\nmodels_dir = "{config.paths.models_dir}"\nvoices_dir = "{config.paths.voices_dir}"\n'
+        f'[tts]\nvoice = "{config.tts.voice}"\nnoise_scale = 0\nnoise_w_scale = 0\n'
+        "[vlm]\ntemperature = 0\nn_ctx = 2048\nmax_tokens = 24\n"
+    )
+    return path

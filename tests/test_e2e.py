@@ -24,17 +24,6 @@ def _flags(config: Config) -> list[str]:
     return ["--model", config.vlm.model, "--mmproj", config.vlm.mmproj, "--whisper", config.stt.whisper]
 
 
-@pytest.fixture
-def config_file(tmp_path: Path, config: Config) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[paths]\nmodels_dir = "{config.paths.models_dir}"\nvoices_dir = "{config.paths.voices_dir}"\n'
-        f'[tts]\nvoice = "{config.tts.voice}"\nnoise_scale = 0\nnoise_w_scale = 0\n'
-        "[vlm]\ntemperature = 0\nn_ctx = 2048\nmax_tokens = 24\n"
-    )
-    return path
-
-
 def _run(config_file: Path, args: list[str]) -> int:
     return main(["run", "--config", str(config_file), *args])
 
