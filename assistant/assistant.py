@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from assistant.camera import frame_data_url, prepare_frame
 from assistant.clock import ms_since
+from assistant.commands import HELP
+from assistant.commands import match as match_command
+from assistant.config import save_setting
 from assistant.errors import AssistantError, BadInputError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
 from assistant.pipeline import SpeechStream
-from assistant.presets import choose_preset
+from assistant.presets import DESCRIBE, Preset, choose_preset
 from assistant.stt import check_heard
 from assistant.turnlog import TurnLog
 from assistant.types import AudioClip, Frame, Turn
@@ -28,6 +33,9 @@ NO_VLM_MESSAGE = (
 )
 NO_ANSWER_MESSAGE = "I have no answer for that. Please ask again."
 UNEXPECTED_MESSAGE = "Sorry, something went wrong inside the assistant. Please try again."
+RATE_STEP, SLOWEST, FASTEST = 0.25, 0.5, 2.5
+BRIEF_MAX_TOKENS = 48
+MORE_DETAIL_QUESTION = "Describe it again, in more detail."
 _SIGHT = re.compile(
     r"\b(see|look|looks|looking|front|read|say|says|written|label|sign|colou?r|wearing|this|that|these|those|"
     r"here|there|holding|hand|picture|photo|image|camera|scene|room|left|right|describe|blue|red|green|"
@@ -63,6 +71,7 @@ class Assistant:
         max_tokens_cap: int = 0,
         notify: Notify = _ignore,
         vlm_problem: AssistantError | None = None,
+        settings_path: Path | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.synthesizer = synthesizer
@@ -77,6 +86,10 @@ class Assistant:
         self.notify = notify
         self.vlm_problem = vlm_problem
         """Why there is no VLM, when one was configured but failed to load."""
+        self.settings_path = settings_path
+        """The config file that 'save settings' writes the speech rate to."""
+        self.brief = False
+        self._last_answer = ""
         self._image_urls: dict[str, str] = {}
 
     # -- entry points -------------------------------------------------------------------------------
@@ -135,12 +148,16 @@ class Assistant:
         cancel: threading.Event | None,
     ) -> Turn:
         self.notify("question", turn.transcript)
+        turn.command = match_command(turn.transcript)
         try:
-            if self.vlm is None:
+            if turn.command is not None:
+                self._command(turn, released_at, cancel)
+            elif self.vlm is None:
                 raise self.vlm_problem or AssistantError(NO_VLM_MESSAGE)
-            if frame is None and needs_sight(turn.transcript):
+            elif frame is None and needs_sight(turn.transcript):
                 raise camera_problem or AssistantError("I can't see: there is no picture from the camera.")
-            self._ask_vlm(self.vlm, turn, frame, released_at, cancel)
+            else:
+                self._ask_vlm(self.vlm, turn, frame, released_at, cancel)
         except AssistantError as e:
             self.conversation.discard_pending()
             return self._fail(turn, e, released_at)
@@ -150,17 +167,80 @@ class Assistant:
         self._log(turn)
         return turn
 
+    def _command(self, turn: Turn, released_at: float, cancel: threading.Event | None) -> None:
+        """Act on a local voice command and say what was done."""
+        name = turn.command
+        if name == "more_detail":
+            frame = self.conversation.newest_frame
+            if self.vlm is None:
+                raise self.vlm_problem or AssistantError(NO_VLM_MESSAGE)
+            if frame is None:
+                raise AssistantError("There is no picture to describe yet. Ask me about something first.")
+            preset = choose_preset("", self.temperature_override, self.max_tokens_cap, base=DESCRIBE)
+            self._ask_vlm(self.vlm, turn, frame, released_at, cancel, MORE_DETAIL_QUESTION, preset)
+            return
+        if name == "repeat":
+            reply = self._last_answer or "I haven't said anything yet."
+        elif name == "stop":
+            reply = "Stopped."
+        elif name in {"slower", "faster"}:
+            reply = self._change_rate(faster=name == "faster")
+        elif name == "brief":
+            self.brief = True
+            reply = "I will keep my answers short."
+        elif name == "new_conversation":
+            self.conversation.reset()
+            self._image_urls.clear()
+            reply = "Starting a new conversation. I have forgotten what we said."
+        elif name == "save_settings":
+            if self.settings_path is None:
+                raise AssistantError("I have nowhere to save settings.")
+            rate = self.synthesizer.speech_rate
+            save_setting(self.settings_path, "tts", "speech_rate", rate)
+            reply = f"Saved. From now on I will speak at {rate:g} times my usual speed."
+        else:
+            reply = HELP
+        turn.answer = reply
+        self._speak_reply(reply, turn, released_at, cancel)
+
+    def _change_rate(self, faster: bool) -> str:
+        """One step faster or slower, within SLOWEST..FASTEST, for this session."""
+        current = self.synthesizer.speech_rate
+        rate = min(FASTEST, max(SLOWEST, round(current + (RATE_STEP if faster else -RATE_STEP), 2)))
+        if rate == current:
+            return "This is already my fastest." if faster else "This is already my slowest."
+        self.synthesizer.speech_rate = rate
+        return "Faster." if faster else "Slower."
+
+    def _speak_reply(self, text: str, turn: Turn, released_at: float, cancel: threading.Event | None) -> None:
+        started = time.monotonic()
+        chunks = self.synthesizer.synthesize(text)
+        first = next(chunks, None)
+        turn.timings_ms["tts_first_chunk"] = ms_since(started)
+        turn.timings_ms["first_audio"] = ms_since(released_at)
+        if first is not None:
+            self.sink.play(itertools.chain([first], chunks), cancel)
+
     def _ask_vlm(
-        self, vlm: VisionChat, turn: Turn, frame: Frame | None, released_at: float, cancel: threading.Event | None
+        self,
+        vlm: VisionChat,
+        turn: Turn,
+        frame: Frame | None,
+        released_at: float,
+        cancel: threading.Event | None,
+        question: str | None = None,
+        preset: Preset | None = None,
     ) -> None:
-        preset = choose_preset(turn.transcript, self.temperature_override, self.max_tokens_cap)
+        """Ask about `frame`: the user's words, or `question` in their place, with the preset they call for."""
+        cap = min(self.max_tokens_cap or BRIEF_MAX_TOKENS, BRIEF_MAX_TOKENS) if self.brief else self.max_tokens_cap
+        preset = preset or choose_preset(turn.transcript, self.temperature_override, cap)
         turn.preset = preset.name
         _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
         if frame is not None:
             frame = prepare_frame(frame, self.max_short_side)
             turn.image_sha256 = frame.sha256
             turn.image_size = list(frame.size)
-        self.conversation.add_user(turn.transcript, frame)
+        self.conversation.add_user(question or turn.transcript, frame)
         self._forget_unused_images()
         start = self.conversation.fit(self._image_part, vlm.count_tokens, self.n_ctx - preset.max_tokens)
         messages = self.conversation.messages(self._image_part, start)
@@ -180,6 +260,7 @@ class Assistant:
         turn.answer = " ".join(spoken.heard)
         if not spoken.audible and not turn.interrupted:
             raise AssistantError(NO_ANSWER_MESSAGE)
+        self._last_answer = " ".join(spoken.sentences)
         self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
 
     # -- helpers ------------------------------------------------------------------------------------

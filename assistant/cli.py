@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Config, describe_settings, load_config
+from assistant.config import Config, config_path, describe_settings, load_config
 from assistant.console import say
 from assistant.errors import AssistantError
 
@@ -99,11 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config(args)
         _setup_logging(config.log.verbose)
         if args.command == "run":
-            from assistant.commands import run
+            from assistant.runner import run
 
-            return run(config, args.audio_in, args.audio_out)
+            return run(config, args.audio_in, args.audio_out, config_path(args.config))
         if args.command == "ask":
-            from assistant.commands import ask
+            from assistant.runner import ask
 
             return ask(config, args.audio, args.text, args.image, args.out)
         if args.command == "doctor":
@@ -111,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return doctor(config, say)
         if args.command == "models":
-            from assistant.commands import list_models, pull_model
+            from assistant.runner import list_models, pull_model
 
             return pull_model(config, args.name) if args.action == "pull" else list_models(config)
-        from assistant.commands import list_voices
+        from assistant.runner import list_voices
 
         return list_voices(config)
     except AssistantError as e:

@@ -1,153 +1,78 @@
-"""What each CLI command does, once its Config is known."""
+"""Local voice commands, recognised without the vision model, in English and Chinese.
+
+A command must be the whole utterance, give or take polite words ("please", "can you"), and is matched
+fuzzily so that whisper's punctuation, case and small mishearings do not matter. Anything longer is a
+question: "can you repeat the label?" goes to the model, "repeat, please" does not."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
-from pathlib import Path
-
-from assistant.assistant import Assistant
-from assistant.audio import MicrophoneSource, SpeakerSink, WavFileSink, WavFileSource
-from assistant.camera import ImageFileSource, frame_source
-from assistant.config import Config
-from assistant.console import notify, say
-from assistant.errors import AssistantError
-from assistant.factory import make_assistant
-from assistant.interfaces import AudioSink, AudioSource, FrameSource
-from assistant.loop import PushToTalkLoop, ScriptedKeys, TerminalKeys
-from assistant.models import catalog_entry, installed_voices, installed_whispers, load_catalog, pull, vlm_pair
-from assistant.types import AudioChunk, Frame
+import difflib
+import re
+from dataclasses import dataclass
 
 
-class DiscardSink:
-    """For `ask` on a machine with no speaker: the answer is printed, and its sound goes nowhere."""
-
-    def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
-        return sum(1 for _ in chunks)
-
-    def close(self) -> None:
-        pass
+@dataclass(frozen=True)
+class Command:
+    name: str
+    phrases: tuple[str, ...]
+    summary: str
+    """How `help` describes it."""
 
 
-def _close(assistant: Assistant) -> None:
-    if assistant.vlm is not None:
-        assistant.vlm.close()
+COMMANDS = (
+    Command("repeat", ("repeat", "say that again", "say it again", "again", "重复", "再说一遍", "再说一次"), "repeat"),
+    Command("stop", ("stop", "be quiet", "quiet", "停", "停止", "别说了"), "stop"),
+    Command("slower", ("slower", "speak slower", "slow down", "talk slower", "慢一点", "说慢一点", "慢点"), "slower"),
+    Command("faster", ("faster", "speak faster", "speed up", "talk faster", "快一点", "说快一点", "快点"), "faster"),
+    Command(
+        "more_detail",
+        ("more detail", "more details", "tell me more", "in more detail", "详细一点", "详细点", "说详细一点"),
+        "more detail",
+    ),
+    Command("brief", ("shorter", "brief", "be brief", "shorter answers", "简短一点", "简单点", "短一点"), "shorter"),
+    Command(
+        "new_conversation",
+        ("new conversation", "forget that", "forget it", "start over", "reset", "新对话", "忘记", "重新开始"),
+        "new conversation",
+    ),
+    Command("save_settings", ("save settings", "remember this speed", "save my settings", "保存设置"), "save settings"),
+    Command("help", ("help", "what can i say", "commands", "帮助", "我能说什么"), "help"),
+)
+
+HOTWORDS = "repeat, stop, slower, faster, more detail, shorter, new conversation, save settings, help"
+"""Biases whisper towards the command words, which a small model easily mishears when said alone."""
+
+_POLITE = re.compile(
+    r"^(?:(?:ok(?:ay)?|hey|um+|uh+|so|now|please|can you|could you|would you|will you|just)\s+)+"
+    r"|(?:\s+(?:please|now|thanks|thank you))+$"
+)
+_POLITE_ZH = re.compile(r"^(?:请|麻烦|你)+|(?:吧|啊|呀|好吗|谢谢)+$")
+_THRESHOLD = 0.84
 
 
-def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None) -> int:
-    """The push-to-talk loop; files stand in for the microphone, camera or speaker where given."""
-    sink: AudioSink
-    if audio_out is not None:
-        sink = WavFileSink(audio_out)
-    else:
-        speaker = SpeakerSink(config.audio.output_device)
-        speaker.check()
-        sink = speaker
-    audio: AudioSource
-    if audio_in:
-        audio = WavFileSource(audio_in, config.audio.max_record_s)
-    else:
-        microphone = MicrophoneSource(config.audio.input_device, config.audio.max_record_s)
-        microphone.check()
-        audio = microphone
-    camera: FrameSource | None = None
-    camera_problem: AssistantError | None = None
-    source = frame_source(config.camera.source)
-    try:
-        source.open()
-        camera = source
-    except AssistantError as e:
-        camera_problem = e
-    say("Loading the models.")
-    assistant = make_assistant(config, sink, notify)
-    interactive = not audio_in and audio_out is None
-    for problem in (camera_problem, assistant.vlm_problem):
-        if problem is not None:
-            say(problem.spoken())
-            if interactive:
-                assistant.speak(problem.spoken())
-    if camera_problem is not None:
-        say("I will answer without the camera, and tell you when a question needs it.")
-    keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else TerminalKeys()
-    try:
-        if interactive:
-            assistant.speak("Ready.")
-        PushToTalkLoop(assistant, audio, camera, keys, say, camera_problem).run()
-    finally:
-        if camera is not None:
-            camera.close()
-        _close(assistant)
-    return 0
+def normalise(text: str) -> str:
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    text = " ".join(text.split())
+    text = _POLITE.sub("", text).strip()
+    return _POLITE_ZH.sub("", text).strip()
 
 
-def ask(config: Config, audio: Path | None, text: str | None, image: Path | None, out: Path | None) -> int:
-    """One turn; prints the transcript and the answer. Exit status 1 if the turn ended in an error."""
-    sink: AudioSink
-    if out is not None:
-        sink = WavFileSink(out, single_file=True)
-    else:
-        speaker = SpeakerSink(config.audio.output_device)
-        try:
-            speaker.check()
-            sink = speaker
-        except AssistantError as e:
-            say(f"{e.message} The answer is printed only.")
-            sink = DiscardSink()
-    assistant = make_assistant(config, sink, notify)
-    try:
-        frame: Frame | None = None
-        camera_problem: AssistantError | None = assistant.vlm_problem
-        if image is None:
-            camera_problem = AssistantError("I can't see: no picture was given.", "Add one with --image.")
-        else:
-            try:
-                frame = ImageFileSource(image).grab()
-            except AssistantError as e:
-                return _spoken_failure(assistant, e)
-        if audio is not None:
-            source = WavFileSource([audio], config.audio.max_record_s)
-            try:
-                source.start()
-                clip = source.stop()
-            except AssistantError as e:
-                return _spoken_failure(assistant, e)
-            turn = assistant.answer_recording(clip, frame, camera_problem)
-        else:
-            turn = assistant.answer_text(text or "", frame, camera_problem)
-    finally:
-        _close(assistant)
-    return 0 if turn.error is None else 1
+def match(text: str) -> str | None:
+    """The command `text` says, or None if it is anything else."""
+    spoken = normalise(text)
+    if not spoken or len(spoken.split()) > 5:
+        return None
+    best, best_score = None, 0.0
+    for command in COMMANDS:
+        for phrase in command.phrases:
+            score = difflib.SequenceMatcher(None, spoken, phrase).ratio()
+            if score > best_score:
+                best, best_score = command.name, score
+    return best if best_score >= _THRESHOLD else None
 
 
-def _spoken_failure(assistant: Assistant, error: AssistantError) -> int:
-    say(f"Sorry: {error.spoken()}")
-    assistant.speak(error.spoken())
-    return 1
-
-
-def list_models(config: Config) -> int:
-    say("Speech recognition models:")
-    for path in installed_whispers(config):
-        say(f"  {path}")
-    pair = vlm_pair(config)
-    say("Vision model:")
-    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'assistant models pull' when online.")
-    say("Vision models in the catalog ('assistant models pull NAME'):")
-    for entry in load_catalog(Path(config.paths.models_dir)):
-        say(f"  {entry.name}{' (default)' if entry.default else ''}: {entry.description}, from {entry.repo}")
-    return 0
-
-
-def pull_model(config: Config, name: str | None) -> int:
-    models_dir = Path(config.paths.models_dir)
-    entry = catalog_entry(models_dir, name)
-    pair = pull(entry, models_dir, say)
-    say(f"Ready: {pair.model.name} with {pair.mmproj.name} in {pair.model.parent}.")
-    return 0
-
-
-def list_voices(config: Config) -> int:
-    say("Voices:")
-    for path in installed_voices(config):
-        say(f"  {path}")
-    return 0
+HELP = (
+    "You can ask me anything about what the camera sees. You can also say: "
+    + ", ".join(command.summary for command in COMMANDS)
+    + "."
+)

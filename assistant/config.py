@@ -43,6 +43,7 @@ class SttConfig:
     language: str = _doc("", "Spoken language code; empty means 'en' for .en models and auto-detect otherwise.")
     vad: bool = _doc(True, "Skip silence with faster-whisper's bundled Silero VAD.")
     threads: int = _doc(0, "CPU threads for whisper; 0 uses every core.")
+    command_hints: bool = _doc(True, "Bias recognition towards the voice commands ('slower', 'repeat'…).")
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,15 @@ def _build(base: Config, sections: dict[str, Any], origin: str, relative_to: Pat
     return dataclasses.replace(base, **replaced)
 
 
+def config_path(explicit: Path | None = None) -> Path:
+    """The config file in use: the one given, else $ASSISTANT_CONFIG, else the default location."""
+    return explicit if explicit is not None else Path(os.environ.get("ASSISTANT_CONFIG", DEFAULT_CONFIG_PATH))
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read the TOML file at `path`, or the default location if it exists, else use the defaults."""
     explicit = path is not None
-    path = path if path is not None else Path(os.environ.get("ASSISTANT_CONFIG", DEFAULT_CONFIG_PATH))
+    path = config_path(path)
     if not path.exists():
         if explicit:
             raise BadInputError(f"The config file {path} does not exist.")
@@ -169,3 +175,26 @@ def describe_settings() -> list[str]:
                 shown = f'"<project>/{f.name.removesuffix("_dir")}"'
             lines.append(f"{section.name}.{f.name} = {shown}  # {f.metadata['doc']}")
     return lines
+
+
+def save_setting(path: Path, section: str, name: str, value: float) -> None:
+    """Set one number in the TOML file, keeping the rest of the file (and its comments) as it is."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    setting = f"{name} = {value}"
+    header = f"[{section}]"
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == header)
+    except StopIteration:
+        lines += ["", header, setting] if lines else [header, setting]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        found = [i for i in range(start + 1, end) if lines[i].split("=")[0].strip() == name]
+        if found:
+            lines[found[0]] = setting
+        else:
+            lines.insert(start + 1, setting)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise BadInputError(f"I can't save the settings to {path}: {e.strerror}.") from e

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from assistant.assistant import Assistant, Notify
+from assistant.commands import HOTWORDS
 from assistant.config import Config
 from assistant.errors import ModelError
 from assistant.interfaces import AudioSink
@@ -21,7 +22,8 @@ _LOGGER = logging.getLogger(__name__)
 
 def make_transcriber(config: Config) -> WhisperTranscriber:
     stt = config.stt
-    options = SttOptions(stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads)
+    hotwords = HOTWORDS if stt.command_hints else ""
+    options = SttOptions(stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads, hotwords)
     return WhisperTranscriber(whisper_path(config), options)
 
 
@@ -50,7 +52,7 @@ def make_vision_chat(config: Config) -> LocalVisionChat | None:
     )
 
 
-def make_assistant(config: Config, sink: AudioSink, notify: Notify) -> Assistant:
+def make_assistant(config: Config, sink: AudioSink, notify: Notify, settings_path: Path | None = None) -> Assistant:
     """Load every model; a missing required one raises a ModelError naming it and its fix."""
     synthesizer = make_synthesizer(config)
     transcriber = make_transcriber(config)
@@ -74,4 +76,5 @@ def make_assistant(config: Config, sink: AudioSink, notify: Notify) -> Assistant
         max_tokens_cap=config.vlm.max_tokens,
         notify=notify,
         vlm_problem=problem,
+        settings_path=settings_path,
     )

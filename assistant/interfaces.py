@@ -50,5 +50,8 @@ class Synthesizer(Protocol):
     @property
     def sample_rate(self) -> int: ...
 
+    speech_rate: float
+    """1.0 is the voice's own speed."""
+
     def synthesize(self, text: str) -> Iterator[AudioChunk]:
         """One chunk per sentence."""

@@ -29,10 +29,15 @@ _DESCRIBE = re.compile(
 _DESCRIBE_ZH = ("描述", "前面", "周围", "看到什么", "详细")
 
 
-def choose_preset(question: str, temperature_override: float = -1.0, max_tokens_cap: int = 0) -> Preset:
-    """`describe` for scene questions, `creative` for stories and poems, `vqa` for everything else."""
+def choose_preset(
+    question: str, temperature_override: float = -1.0, max_tokens_cap: int = 0, base: Preset | None = None
+) -> Preset:
+    """`describe` for scene questions, `creative` for stories and poems, `vqa` for everything else;
+    `base` skips the choice. The overrides then apply."""
     text = question.lower()
-    if _CREATIVE.search(text):
+    if base is not None:
+        preset = base
+    elif _CREATIVE.search(text):
         preset = CREATIVE
     elif _DESCRIBE.search(text) or any(word in question for word in _DESCRIBE_ZH):
         preset = DESCRIBE

@@ -44,6 +44,8 @@ class SttOptions:
     language: str = ""
     vad: bool = True
     threads: int = 0
+    hotwords: str = ""
+    """Words to bias recognition towards: the voice commands, which small models mishear when said alone."""
 
 
 def check_whisper_dir(path: Path) -> None:
@@ -90,12 +92,14 @@ class WhisperTranscriber:
             beam_size=self.options.beam_size,
             vad_filter=self.options.vad,
             condition_on_previous_text=False,
+            hotwords=self.options.hotwords or None,
         )
         # segments is a lazy generator: the work happens here.
         parts = list(segments)
         if not parts:
             return Transcript("", info.language, no_speech_prob=1.0, speech_s=speech_s)
         text = " ".join(part.text.strip() for part in parts).strip()
+        text = text[:1].upper() + text[1:]  # the command hints make whisper start in lower case
         return Transcript(
             text,
             info.language,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ class PiperSynthesizer:
     @property
     def sample_rate(self) -> int:
         return int(self.voice.config.sample_rate)
+
+    @property
+    def speech_rate(self) -> float:
+        return self.options.speech_rate
+
+    @speech_rate.setter
+    def speech_rate(self, rate: float) -> None:
+        self.options = dataclasses.replace(self.options, speech_rate=rate)
 
     def _synthesis_config(self) -> Any:
         from piper import SynthesisConfig

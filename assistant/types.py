@@ -66,6 +66,8 @@ class Turn:
     transcript: str = ""
     answer: str = ""
     preset: str | None = None
+    command: str | None = None
+    """The local voice command the transcript was, if any: then the vision model is not asked."""
     error: str | None = None
     image_sha256: str | None = None
     image_size: list[int] | None = None

@@ -1,0 +1,153 @@
+"""What each CLI command does, once its Config is known."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from assistant.assistant import Assistant
+from assistant.audio import MicrophoneSource, SpeakerSink, WavFileSink, WavFileSource
+from assistant.camera import ImageFileSource, frame_source
+from assistant.config import Config
+from assistant.console import notify, say
+from assistant.errors import AssistantError
+from assistant.factory import make_assistant
+from assistant.interfaces import AudioSink, AudioSource, FrameSource
+from assistant.loop import PushToTalkLoop, ScriptedKeys, TerminalKeys
+from assistant.models import catalog_entry, installed_voices, installed_whispers, load_catalog, pull, vlm_pair
+from assistant.types import AudioChunk, Frame
+
+
+class DiscardSink:
+    """For `ask` on a machine with no speaker: the answer is printed, and its sound goes nowhere."""
+
+    def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
+        return sum(1 for _ in chunks)
+
+    def close(self) -> None:
+        pass
+
+
+def _close(assistant: Assistant) -> None:
+    if assistant.vlm is not None:
+        assistant.vlm.close()
+
+
+def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, settings_path: Path | None = None) -> int:
+    """The push-to-talk loop; files stand in for the microphone, camera or speaker where given."""
+    sink: AudioSink
+    if audio_out is not None:
+        sink = WavFileSink(audio_out)
+    else:
+        speaker = SpeakerSink(config.audio.output_device)
+        speaker.check()
+        sink = speaker
+    audio: AudioSource
+    if audio_in:
+        audio = WavFileSource(audio_in, config.audio.max_record_s)
+    else:
+        microphone = MicrophoneSource(config.audio.input_device, config.audio.max_record_s)
+        microphone.check()
+        audio = microphone
+    camera: FrameSource | None = None
+    camera_problem: AssistantError | None = None
+    source = frame_source(config.camera.source)
+    try:
+        source.open()
+        camera = source
+    except AssistantError as e:
+        camera_problem = e
+    say("Loading the models.")
+    assistant = make_assistant(config, sink, notify, settings_path)
+    interactive = not audio_in and audio_out is None
+    for problem in (camera_problem, assistant.vlm_problem):
+        if problem is not None:
+            say(problem.spoken())
+            if interactive:
+                assistant.speak(problem.spoken())
+    if camera_problem is not None:
+        say("I will answer without the camera, and tell you when a question needs it.")
+    keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else TerminalKeys()
+    try:
+        if interactive:
+            assistant.speak("Ready.")
+        PushToTalkLoop(assistant, audio, camera, keys, say, camera_problem).run()
+    finally:
+        if camera is not None:
+            camera.close()
+        _close(assistant)
+    return 0
+
+
+def ask(config: Config, audio: Path | None, text: str | None, image: Path | None, out: Path | None) -> int:
+    """One turn; prints the transcript and the answer. Exit status 1 if the turn ended in an error."""
+    sink: AudioSink
+    if out is not None:
+        sink = WavFileSink(out, single_file=True)
+    else:
+        speaker = SpeakerSink(config.audio.output_device)
+        try:
+            speaker.check()
+            sink = speaker
+        except AssistantError as e:
+            say(f"{e.message} The answer is printed only.")
+            sink = DiscardSink()
+    assistant = make_assistant(config, sink, notify)
+    try:
+        frame: Frame | None = None
+        camera_problem: AssistantError | None = assistant.vlm_problem
+        if image is None:
+            camera_problem = AssistantError("I can't see: no picture was given.", "Add one with --image.")
+        else:
+            try:
+                frame = ImageFileSource(image).grab()
+            except AssistantError as e:
+                return _spoken_failure(assistant, e)
+        if audio is not None:
+            source = WavFileSource([audio], config.audio.max_record_s)
+            try:
+                source.start()
+                clip = source.stop()
+            except AssistantError as e:
+                return _spoken_failure(assistant, e)
+            turn = assistant.answer_recording(clip, frame, camera_problem)
+        else:
+            turn = assistant.answer_text(text or "", frame, camera_problem)
+    finally:
+        _close(assistant)
+    return 0 if turn.error is None else 1
+
+
+def _spoken_failure(assistant: Assistant, error: AssistantError) -> int:
+    say(f"Sorry: {error.spoken()}")
+    assistant.speak(error.spoken())
+    return 1
+
+
+def list_models(config: Config) -> int:
+    say("Speech recognition models:")
+    for path in installed_whispers(config):
+        say(f"  {path}")
+    pair = vlm_pair(config)
+    say("Vision model:")
+    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'assistant models pull' when online.")
+    say("Vision models in the catalog ('assistant models pull NAME'):")
+    for entry in load_catalog(Path(config.paths.models_dir)):
+        say(f"  {entry.name}{' (default)' if entry.default else ''}: {entry.description}, from {entry.repo}")
+    return 0
+
+
+def pull_model(config: Config, name: str | None) -> int:
+    models_dir = Path(config.paths.models_dir)
+    entry = catalog_entry(models_dir, name)
+    pair = pull(entry, models_dir, say)
+    say(f"Ready: {pair.model.name} with {pair.mmproj.name} in {pair.model.parent}.")
+    return 0
+
+
+def list_voices(config: Config) -> int:
+    say("Voices:")
+    for path in installed_voices(config):
+        say(f"  {path}")
+    return 0
