@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from assistant.clock import ms_since
 from assistant.commands import HELP
 from assistant.commands import match as match_command
 from assistant.config import save_setting
+from assistant.earcons import Earcons
 from assistant.errors import AssistantError, BadInputError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
@@ -48,6 +50,16 @@ def needs_sight(question: str) -> bool:
     return bool(_SIGHT.search(question.lower())) or any(word in question for word in _SIGHT_ZH)
 
 
+@dataclass
+class TurnControl:
+    """What the loop and a turn share while the answer plays."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set by the loop to interrupt: generation, synthesis and playback stop."""
+    audible: threading.Event = field(default_factory=threading.Event)
+    """Set by the turn once it has started to make a sound, so the loop stops its waiting ticks."""
+
+
 Notify = Callable[[str, str], None]
 """notify(kind, text): kind is 'question', 'sentence', 'error' or 'status'."""
 
@@ -72,6 +84,7 @@ class Assistant:
         notify: Notify = _ignore,
         vlm_problem: AssistantError | None = None,
         settings_path: Path | None = None,
+        earcons: Earcons | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.synthesizer = synthesizer
@@ -88,6 +101,7 @@ class Assistant:
         """Why there is no VLM, when one was configured but failed to load."""
         self.settings_path = settings_path
         """The config file that 'save settings' writes the speech rate to."""
+        self.earcons = earcons or Earcons(enabled=False)
         self.brief = False
         self._last_answer = ""
         self._image_urls: dict[str, str] = {}
@@ -101,10 +115,11 @@ class Assistant:
         camera_problem: AssistantError | None = None,
         timings_ms: dict[str, float] | None = None,
         released_at: float | None = None,
-        cancel: threading.Event | None = None,
+        control: TurnControl | None = None,
     ) -> Turn:
         """A spoken question: transcribe it, then answer it as `answer_text` does."""
         released_at = time.monotonic() if released_at is None else released_at
+        control = control or TurnControl()
         turn = Turn(timings_ms=dict(timings_ms or {}))
         try:
             started = time.monotonic()
@@ -113,22 +128,33 @@ class Assistant:
             turn.transcript = transcript.text
             check_heard(clip, transcript)
         except AssistantError as e:
-            return self._fail(turn, e, released_at)
+            return self._fail(turn, e, released_at, control)
         except Exception as e:
-            return self._fail_unexpected(turn, e, released_at)
-        return self._answer(turn, frame, camera_problem, released_at, cancel)
+            return self._fail_unexpected(turn, e, released_at, control)
+        return self._answer(turn, frame, camera_problem, released_at, control)
 
     def answer_text(
         self,
         question: str,
         frame: Frame | None,
         camera_problem: AssistantError | None = None,
-        cancel: threading.Event | None = None,
+        control: TurnControl | None = None,
     ) -> Turn:
+        control = control or TurnControl()
         turn = Turn(transcript=question.strip())
         if not turn.transcript:
-            return self._fail(turn, BadInputError("The question is empty. Please ask something."), time.monotonic())
-        return self._answer(turn, frame, camera_problem, time.monotonic(), cancel)
+            empty = BadInputError("The question is empty. Please ask something.")
+            return self._fail(turn, empty, time.monotonic(), control)
+        return self._answer(turn, frame, camera_problem, time.monotonic(), control)
+
+    def cue(self, name: str) -> None:
+        """Play an earcon, if earcons are on; it does not wait for the sound to end."""
+        sound = self.earcons(name)
+        if sound is not None:
+            try:
+                self.sink.cue(sound)
+            except AssistantError as e:
+                _LOGGER.error("could not play the %s sound: %s", name, e.message)
 
     def speak(self, text: str, cancel: threading.Event | None = None) -> None:
         """Say something outside a turn; a failure to speak is logged, never raised."""
@@ -145,29 +171,29 @@ class Assistant:
         frame: Frame | None,
         camera_problem: AssistantError | None,
         released_at: float,
-        cancel: threading.Event | None,
+        control: TurnControl,
     ) -> Turn:
         self.notify("question", turn.transcript)
         turn.command = match_command(turn.transcript)
         try:
             if turn.command is not None:
-                self._command(turn, released_at, cancel)
+                self._command(turn, released_at, control)
             elif self.vlm is None:
                 raise self.vlm_problem or AssistantError(NO_VLM_MESSAGE)
             elif frame is None and needs_sight(turn.transcript):
                 raise camera_problem or AssistantError("I can't see: there is no picture from the camera.")
             else:
-                self._ask_vlm(self.vlm, turn, frame, released_at, cancel)
+                self._ask_vlm(self.vlm, turn, frame, released_at, control)
         except AssistantError as e:
             self.conversation.discard_pending()
-            return self._fail(turn, e, released_at)
+            return self._fail(turn, e, released_at, control)
         except Exception as e:
             self.conversation.discard_pending()
-            return self._fail_unexpected(turn, e, released_at)
+            return self._fail_unexpected(turn, e, released_at, control)
         self._log(turn)
         return turn
 
-    def _command(self, turn: Turn, released_at: float, cancel: threading.Event | None) -> None:
+    def _command(self, turn: Turn, released_at: float, control: TurnControl) -> None:
         """Act on a local voice command and say what was done."""
         name = turn.command
         if name == "more_detail":
@@ -177,7 +203,7 @@ class Assistant:
             if frame is None:
                 raise AssistantError("There is no picture to describe yet. Ask me about something first.")
             preset = choose_preset("", self.temperature_override, self.max_tokens_cap, base=DESCRIBE)
-            self._ask_vlm(self.vlm, turn, frame, released_at, cancel, MORE_DETAIL_QUESTION, preset)
+            self._ask_vlm(self.vlm, turn, frame, released_at, control, MORE_DETAIL_QUESTION, preset)
             return
         if name == "repeat":
             reply = self._last_answer or "I haven't said anything yet."
@@ -201,7 +227,7 @@ class Assistant:
         else:
             reply = HELP
         turn.answer = reply
-        self._speak_reply(reply, turn, released_at, cancel)
+        self._speak_reply(reply, turn, released_at, control)
 
     def _change_rate(self, faster: bool) -> str:
         """One step faster or slower, within SLOWEST..FASTEST, for this session."""
@@ -212,14 +238,15 @@ class Assistant:
         self.synthesizer.speech_rate = rate
         return "Faster." if faster else "Slower."
 
-    def _speak_reply(self, text: str, turn: Turn, released_at: float, cancel: threading.Event | None) -> None:
+    def _speak_reply(self, text: str, turn: Turn, released_at: float, control: TurnControl) -> None:
         started = time.monotonic()
         chunks = self.synthesizer.synthesize(text)
         first = next(chunks, None)
         turn.timings_ms["tts_first_chunk"] = ms_since(started)
         turn.timings_ms["first_audio"] = ms_since(released_at)
         if first is not None:
-            self.sink.play(itertools.chain([first], chunks), cancel)
+            control.audible.set()
+            self.sink.play(itertools.chain([first], chunks), control.cancel)
 
     def _ask_vlm(
         self,
@@ -227,7 +254,7 @@ class Assistant:
         turn: Turn,
         frame: Frame | None,
         released_at: float,
-        cancel: threading.Event | None,
+        control: TurnControl,
         question: str | None = None,
         preset: Preset | None = None,
     ) -> None:
@@ -246,17 +273,17 @@ class Assistant:
         messages = self.conversation.messages(self._image_part, start)
         turn.messages = self.conversation.messages(_image_placeholder, start)
 
-        cancel = cancel or threading.Event()
         spoken = SpeechStream(
             vlm.stream(messages, preset),
             self.synthesizer,
             self.sink,
-            cancel,
+            control.cancel,
             turn.timings_ms,
             released_at,
             on_sentence=lambda sentence: self.notify("sentence", sentence),
+            on_first_audio=control.audible.set,
         ).run()
-        turn.interrupted = cancel.is_set()
+        turn.interrupted = control.cancel.is_set()
         turn.answer = " ".join(spoken.heard)
         if not spoken.audible and not turn.interrupted:
             raise AssistantError(NO_ANSWER_MESSAGE)
@@ -277,17 +304,20 @@ class Assistant:
         for sha in set(self._image_urls) - keep:
             del self._image_urls[sha]
 
-    def _fail(self, turn: Turn, error: AssistantError, released_at: float) -> Turn:
+    def _fail(self, turn: Turn, error: AssistantError, released_at: float, control: TurnControl) -> Turn:
+        """Say what went wrong, after the error sound, and log the turn."""
         turn.error = error.spoken()
         self.notify("error", turn.error)
         turn.timings_ms.setdefault("first_audio", ms_since(released_at))
-        self.speak(turn.error)
+        control.audible.set()
+        self.cue("error")
+        self.speak(turn.error, control.cancel)
         self._log(turn)
         return turn
 
-    def _fail_unexpected(self, turn: Turn, error: Exception, released_at: float) -> Turn:
+    def _fail_unexpected(self, turn: Turn, error: Exception, released_at: float, control: TurnControl) -> Turn:
         _LOGGER.error("unexpected error in a turn: %r", error, exc_info=_LOGGER.isEnabledFor(logging.DEBUG))
-        return self._fail(turn, AssistantError(UNEXPECTED_MESSAGE), released_at)
+        return self._fail(turn, AssistantError(UNEXPECTED_MESSAGE), released_at, control)
 
     def _log(self, turn: Turn) -> None:
         if self.turn_log is not None:

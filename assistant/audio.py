@@ -185,6 +185,16 @@ class SpeakerSink:
                 stream.close()
         return played
 
+    def cue(self, sound: AudioChunk) -> None:
+        threading.Thread(target=self._play_cue, args=(sound,), name="cue", daemon=True).start()
+
+    def _play_cue(self, sound: AudioChunk) -> None:
+        """On its own stream, so that it does not wait behind speech; the host mixes the two."""
+        try:
+            self.play([sound])
+        except DeviceError as e:
+            _LOGGER.warning("could not play the %s sound: %s", sound.text, e.message)
+
     def close(self) -> None:
         pass
 
@@ -205,6 +215,8 @@ class WavFileSink:
         self.chunk_texts: list[str] = []
         self.last_block_time = 0.0
         """time.monotonic() at which the last block of audio was written."""
+        self.cues: list[tuple[float, str]] = []
+        """(time.monotonic(), name) of each earcon: they are timed, not written."""
 
     def _next_path(self) -> Path:
         if self.single_file:
@@ -238,6 +250,9 @@ class WavFileSink:
             if writer is not None:
                 writer.close()
         return played
+
+    def cue(self, sound: AudioChunk) -> None:
+        self.cues.append((time.monotonic(), sound.text))
 
     def _write(self, writer: wave.Wave_write, chunk: AudioChunk, cancel: threading.Event | None) -> bool:
         """Write one chunk; False if cancelled before its end."""

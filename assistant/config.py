@@ -33,6 +33,8 @@ class AudioConfig:
     input_device: str = _doc("", "Microphone: a sounddevice name or index; empty for the system default.")
     output_device: str = _doc("", "Speaker: a sounddevice name or index; empty for the system default.")
     max_record_s: float = _doc(30.0, "Longest recording; recording stops by itself after this many seconds.")
+    earcons: bool = _doc(True, "Short sounds for ready, listening, thinking, still thinking and errors.")
+    earcon_volume: float = _doc(0.3, "Loudness of the earcons, 0 to 1.")
 
 
 @dataclass(frozen=True)

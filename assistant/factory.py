@@ -8,6 +8,7 @@ from pathlib import Path
 from assistant.assistant import Assistant, Notify
 from assistant.commands import HOTWORDS
 from assistant.config import Config
+from assistant.earcons import Earcons
 from assistant.errors import ModelError
 from assistant.interfaces import AudioSink
 from assistant.memory import Conversation
@@ -77,4 +78,5 @@ def make_assistant(config: Config, sink: AudioSink, notify: Notify, settings_pat
         notify=notify,
         vlm_problem=problem,
         settings_path=settings_path,
+        earcons=Earcons(config.audio.earcon_volume, config.audio.earcons),
     )

@@ -22,6 +22,9 @@ class AudioSink(Protocol):
     def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
         """Play chunks in order until done or cancelled; return how many were fully played."""
 
+    def cue(self, sound: AudioChunk) -> None:
+        """Start a short sound (an earcon) now, without waiting for it to end."""
+
     def close(self) -> None: ...
 
 

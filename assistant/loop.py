@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol, TextIO
 
-from assistant.assistant import Assistant
+from assistant.assistant import Assistant, TurnControl
 from assistant.clock import ms_since
 from assistant.errors import AssistantError
 from assistant.interfaces import AudioSource, FrameSource
@@ -29,6 +29,9 @@ STOP_KEYS = {"\x1b"}
 """Escape."""
 QUIT_KEYS = {"q", "Q", "\x03", "\x04", ""}
 """q, Ctrl-C, Ctrl-D, and end of input."""
+
+TICK_EVERY_S = 2.0
+"""While the user waits for an answer, a soft tick this often says the assistant is still at work."""
 
 READY = (
     "Ready. Press Space or Enter to ask, and press it again when you have finished. "
@@ -146,6 +149,7 @@ class PushToTalkLoop:
     def run(self) -> int:
         """Serve turns until quit; return how many were answered without error."""
         self.say(READY)
+        self.assistant.cue("ready")
         answered = 0
         with self.keys.session():
             key: str | None = None
@@ -171,11 +175,13 @@ class PushToTalkLoop:
             self._speak_problem(e)
             return False, None
         self.say("Listening.")
+        self.assistant.cue("listening")
         pressed = time.monotonic()
         key = self.keys.read()
         while key not in TALK_KEYS | QUIT_KEYS:
             key = self.keys.read()
         released = time.monotonic()
+        self.assistant.cue("thinking")
         frame, camera_problem = self._grab()
         frame_ms = ms_since(released)
         try:
@@ -188,21 +194,25 @@ class PushToTalkLoop:
         self.say("Thinking.")
         timings = {"record": ms_since(pressed), "frame": frame_ms}
         self._wait_for_answer()  # one answer at a time: the model is not shared between threads
-        cancel = threading.Event()
+        control = TurnControl()
         outcome: list[bool] = []
 
         def answer() -> None:
-            turn = self.assistant.answer_recording(clip, frame, camera_problem, timings, released, cancel)
+            turn = self.assistant.answer_recording(clip, frame, camera_problem, timings, released, control)
             outcome.append(turn.error is None)
 
         self._answering = threading.Thread(target=answer, name="answer", daemon=True)
         self._answering.start()
+        next_tick = released + TICK_EVERY_S
         while self._answering.is_alive():
             pressed_key = self.keys.poll(0.02)
             if pressed_key in TALK_KEYS | STOP_KEYS | QUIT_KEYS:
-                cancel.set()
+                control.cancel.set()
                 self.say("Stopped.")
                 return True, (None if pressed_key in STOP_KEYS else pressed_key)
+            if not control.audible.is_set() and time.monotonic() >= next_tick:
+                self.assistant.cue("tick")
+                next_tick += TICK_EVERY_S
         self._wait_for_answer()
         return bool(outcome and outcome[0]), None
 
@@ -214,6 +224,7 @@ class PushToTalkLoop:
     def _speak_problem(self, error: AssistantError) -> None:
         self._wait_for_answer()
         self.say(error.spoken())
+        self.assistant.cue("error")
         self.assistant.speak(error.spoken())
 
     def _grab(self) -> tuple[Frame | None, AssistantError | None]:

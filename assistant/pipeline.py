@@ -23,7 +23,6 @@ from assistant.types import AudioChunk
 _LOGGER = logging.getLogger(__name__)
 
 _DONE = object()
-_CUE = -1
 _POLL_S = 0.02
 
 
@@ -72,8 +71,7 @@ class SpeechStream:
         timings_ms: dict[str, float],
         released_at: float,
         on_sentence: Callable[[str], None] = lambda sentence: None,
-        waiting_cue: Callable[[], AudioChunk | None] = lambda: None,
-        cue_every_s: float = 2.0,
+        on_first_audio: Callable[[], None] = lambda: None,
     ) -> None:
         self.tokens = tokens
         self.synthesizer = synthesizer
@@ -82,16 +80,14 @@ class SpeechStream:
         self.timings = timings_ms
         self.released_at = released_at
         self.on_sentence = on_sentence
-        self.waiting_cue = waiting_cue
-        """A sound to play every cue_every_s while nothing else has been heard yet."""
-        self.cue_every_s = cue_every_s
+        self.on_first_audio = on_first_audio
         self._stop = threading.Event()
         self._sentences: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._audio: queue.Queue[Any] = queue.Queue(maxsize=8)
         self._errors: list[BaseException] = []
         self._spoken = Spoken()
         self._yielded: list[int] = []
-        """For each chunk handed to the sink: its sentence's index, or _CUE."""
+        """For each chunk handed to the sink: its sentence's index."""
 
     def run(self) -> Spoken:
         workers = [
@@ -160,36 +156,24 @@ class SpeechStream:
             _put(self._audio, _DONE, self._stop)
 
     def _chunks(self) -> Iterator[AudioChunk]:
-        """The sink's input: speech chunks in order, with the waiting cue while none has come yet."""
-        next_cue = time.monotonic() + self.cue_every_s
+        """The sink's input: speech chunks in sentence order, as synthesis delivers them."""
         while not self.cancel.is_set():
-            try:
-                item = self._audio.get(timeout=_POLL_S)
-            except queue.Empty:
-                if not self._spoken.audible and time.monotonic() >= next_cue:
-                    next_cue += self.cue_every_s
-                    cue = self.waiting_cue()
-                    if cue is not None:
-                        self._yielded.append(_CUE)
-                        yield cue
-                if self._errors:
-                    return
-                continue
+            item = _get(self._audio, self.cancel)
             if item is _DONE:
                 return
             index, chunk = item
             if not self._spoken.audible:
                 self._spoken.audible = True
                 self.timings["first_audio"] = ms_since(self.released_at)
+                self.on_first_audio()
             self._yielded.append(index)
             yield chunk
 
     def _heard(self, played: int) -> list[str]:
-        """The sentences the user heard: those before the first speech chunk that was not played in full."""
+        """The sentences the user heard: those before the first chunk that was not played in full."""
         spoken = self._spoken.sentences
-        unplayed = [index for index in self._yielded[played:] if index != _CUE]
-        if unplayed:
-            return spoken[: unplayed[0]]
+        if played < len(self._yielded):
+            return spoken[: self._yielded[played]]
         if self.cancel.is_set():
             return spoken[: max(self._yielded, default=-1) + 1]
         return list(spoken)

@@ -25,6 +25,9 @@ class DiscardSink:
     def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
         return sum(1 for _ in chunks)
 
+    def cue(self, sound: AudioChunk) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

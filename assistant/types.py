@@ -29,6 +29,8 @@ class AudioChunk:
     samples: np.ndarray
     sample_rate: int
     text: str = ""
+    kind: str = "speech"
+    """"speech", or "cue" for an earcon."""
 
 
 @dataclass(frozen=True)

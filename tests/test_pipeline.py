@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import scene
 
-from assistant.assistant import Assistant
+from assistant.assistant import Assistant, TurnControl
 from assistant.audio import WavFileSink
 from assistant.memory import INTERRUPTED_MARK
 from assistant.presets import Preset
@@ -94,7 +94,7 @@ def test_barge_in_stops_playback_and_generation_and_memory_keeps_what_was_heard(
 
     presser = threading.Thread(target=press_after_the_first_sentence)
     presser.start()
-    turn = assistant.answer_text("Describe the table.", Frame(scene(2)), cancel=cancel)
+    turn = assistant.answer_text("Describe the table.", Frame(scene(2)), control=TurnControl(cancel=cancel))
     presser.join()
 
     assert turn.interrupted

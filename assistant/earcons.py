@@ -1,0 +1,47 @@
+"""Short sounds for each state, made with numpy: ready, listening, thinking, still thinking, error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.types import AudioChunk
+
+SAMPLE_RATE = 22_050
+
+
+def _tone(start_hz: float, end_hz: float, seconds: float, level: float) -> np.ndarray:
+    """A sine sweep with a 5 ms fade at each end, so it never clicks."""
+    n = int(SAMPLE_RATE * seconds)
+    phase = 2 * np.pi * np.cumsum(np.linspace(start_hz, end_hz, n)) / SAMPLE_RATE
+    envelope = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.005 * SAMPLE_RATE))
+    return (level * envelope * np.sin(phase)).astype(np.float32)
+
+
+def _gap(seconds: float) -> np.ndarray:
+    return np.zeros(int(SAMPLE_RATE * seconds), np.float32)
+
+
+_SHAPES = {
+    "ready": lambda: np.concatenate([_tone(523, 523, 0.09, 1.0), _gap(0.03), _tone(784, 784, 0.12, 1.0)]),
+    "listening": lambda: _tone(600, 950, 0.12, 1.0),
+    "thinking": lambda: _tone(950, 600, 0.12, 1.0),
+    "tick": lambda: _tone(1400, 1400, 0.025, 0.5),
+    "error": lambda: np.concatenate([_tone(330, 330, 0.14, 1.0), _gap(0.04), _tone(220, 220, 0.2, 1.0)]),
+}
+NAMES = tuple(_SHAPES)
+
+
+@dataclass(frozen=True)
+class Earcons:
+    volume: float = 0.3
+    """0 to 1; 0 or enabled=False keeps them quiet."""
+    enabled: bool = True
+
+    def __call__(self, name: str) -> AudioChunk | None:
+        """The named sound, or None when earcons are off."""
+        if not self.enabled or self.volume <= 0:
+            return None
+        samples = _SHAPES[name]() * min(self.volume, 1.0)
+        return AudioChunk(samples.astype(np.float32), SAMPLE_RATE, text=name, kind="cue")
