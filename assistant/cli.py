@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--image", type=Path, metavar="I.jpg", help="the picture to ask about")
     ask.add_argument("--out", type=Path, metavar="A.wav", help="write the spoken answer here, not to the speaker")
 
-    commands.add_parser("doctor", parents=[common], help="check every part and say how to fix what is missing")
+    doctor = commands.add_parser("doctor", parents=[common], help="check every part and say how to fix what is missing")
+    doctor.add_argument("--buttons", action="store_true", help="list the input devices that can be a talk button")
 
     models = commands.add_parser("models", parents=[common], help="list vision and speech models; 'pull' fetches one")
     models.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
@@ -107,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return ask(config, args.audio, args.text, args.image, args.out)
         if args.command == "doctor":
-            from assistant.doctor import doctor
+            from assistant.doctor import doctor, list_button_candidates
 
-            return doctor(config, say)
+            return list_button_candidates(say) if args.buttons else doctor(config, say)
         if args.command == "models":
             from assistant.runner import list_models, pull_model
 

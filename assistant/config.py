@@ -38,6 +38,12 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class ButtonConfig:
+    device: str = _doc("", "Hardware push-to-talk button: a /dev/input path or part of its name; empty for none.")
+    key: str = _doc("KEY_VOLUMEUP", "The button's key, as evdev names it; 'assistant doctor --buttons' lists devices.")
+
+
+@dataclass(frozen=True)
 class SttConfig:
     whisper: str = _doc("", "faster-whisper model folder; empty for models/whisper-tiny.en or the bundled one.")
     compute_type: str = _doc("int8", "CTranslate2 compute type.")
@@ -87,6 +93,7 @@ class LogConfig:
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    button: ButtonConfig = field(default_factory=ButtonConfig)
     stt: SttConfig = field(default_factory=SttConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     vlm: VlmConfig = field(default_factory=VlmConfig)

@@ -114,3 +114,22 @@ def doctor(config: Config, say: Callable[[str], None]) -> int:
         return 1
     say("All required parts are ready.")
     return 0
+
+
+def list_button_candidates(say: Callable[[str], None]) -> int:
+    """`assistant doctor --buttons`: the input devices with keys, for button.device."""
+    from assistant.button import NO_ACCESS_FIX, list_buttons
+
+    try:
+        buttons = list_buttons()
+    except AssistantError as e:
+        say(e.spoken())
+        return 1
+    if not buttons:
+        say(f"No input devices with keys could be read. Plug in or pair the button. {NO_ACCESS_FIX}")
+        return 1
+    say("Input devices that can be the talk button (set button.device to the path or the name):")
+    for button in buttons:
+        say(f"  {button.path}: {button.name} ({button.keys} keys)")
+    say("Then set button.key to the key it sends, such as KEY_VOLUMEUP for most shutter remotes.")
+    return 0

@@ -14,7 +14,7 @@ from assistant.console import notify, say
 from assistant.errors import AssistantError
 from assistant.factory import make_assistant
 from assistant.interfaces import AudioSink, AudioSource, FrameSource
-from assistant.loop import PushToTalkLoop, ScriptedKeys, TerminalKeys
+from assistant.loop import KeySource, PushToTalkLoop, ScriptedKeys, TerminalKeys
 from assistant.models import catalog_entry, installed_voices, installed_whispers, load_catalog, pull, vlm_pair
 from assistant.types import AudioChunk, Frame
 
@@ -71,7 +71,7 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
                 assistant.speak(problem.spoken())
     if camera_problem is not None:
         say("I will answer without the camera, and tell you when a question needs it.")
-    keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else TerminalKeys()
+    keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else _live_keys(config)
     try:
         if interactive:
             assistant.speak("Ready.")
@@ -81,6 +81,22 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
             camera.close()
         _close(assistant)
     return 0
+
+
+def _live_keys(config: Config) -> KeySource:
+    """The terminal's keys, and the hardware button beside them when one is configured."""
+    terminal = TerminalKeys()
+    if not config.button.device:
+        return terminal
+    from assistant.button import ButtonAndTerminalKeys, key_code, open_button
+
+    try:
+        keys = ButtonAndTerminalKeys(open_button(config.button.device), key_code(config.button.key), terminal)
+    except AssistantError as e:
+        say(f"{e.spoken()} The keyboard still works.")
+        return terminal
+    say(f"Hold the button to talk: {keys.device.name}.")
+    return keys
 
 
 def ask(config: Config, audio: Path | None, text: str | None, image: Path | None, out: Path | None) -> int:
