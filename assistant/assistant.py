@@ -21,7 +21,7 @@ from assistant.earcons import Earcons
 from assistant.errors import AssistantError, BadInputError
 from assistant.interfaces import AudioSink, Synthesizer, Transcriber, VisionChat
 from assistant.memory import Conversation
-from assistant.pipeline import SpeechStream
+from assistant.pipeline import SequentialSpeech, SpeechStream
 from assistant.presets import DESCRIBE, Preset, choose_preset
 from assistant.stt import check_heard
 from assistant.turnlog import TurnLog
@@ -85,6 +85,7 @@ class Assistant:
         vlm_problem: AssistantError | None = None,
         settings_path: Path | None = None,
         earcons: Earcons | None = None,
+        streaming: bool = True,
     ) -> None:
         self.transcriber = transcriber
         self.synthesizer = synthesizer
@@ -102,6 +103,8 @@ class Assistant:
         self.settings_path = settings_path
         """The config file that 'save settings' writes the speech rate to."""
         self.earcons = earcons or Earcons(enabled=False)
+        self.speech = SpeechStream if streaming else SequentialSpeech
+        """How answers become speech; the sequential way exists for the benchmark to compare against."""
         self.brief = False
         self._last_answer = ""
         self._image_urls: dict[str, str] = {}
@@ -273,7 +276,7 @@ class Assistant:
         messages = self.conversation.messages(self._image_part, start)
         turn.messages = self.conversation.messages(_image_placeholder, start)
 
-        spoken = SpeechStream(
+        spoken = self.speech(
             vlm.stream(messages, preset),
             self.synthesizer,
             self.sink,

@@ -213,8 +213,8 @@ class WavFileSink:
         self.chunk_times: list[float] = []
         """time.monotonic() at which each chunk started to play."""
         self.chunk_texts: list[str] = []
-        self.last_block_time = 0.0
-        """time.monotonic() at which the last block of audio was written."""
+        self.sound_until = 0.0
+        """time.monotonic() at which the audio written so far has finished playing."""
         self.cues: list[tuple[float, str]] = []
         """(time.monotonic(), name) of each earcon: they are timed, not written."""
 
@@ -258,16 +258,17 @@ class WavFileSink:
         """Write one chunk; False if cancelled before its end."""
         if not self.realtime:
             writer.writeframes(_to_int16(chunk.samples).tobytes())
-            self.last_block_time = time.monotonic()
+            self.sound_until = time.monotonic()
             return True
         block = chunk.sample_rate // 50
         started = time.monotonic()
         for start in range(0, len(chunk.samples), block):
             if cancel is not None and cancel.is_set():
                 return False
-            writer.writeframes(_to_int16(chunk.samples[start : start + block]).tobytes())
-            self.last_block_time = time.monotonic()
-            ahead = started + (start + block) / chunk.sample_rate - time.monotonic()
+            samples = chunk.samples[start : start + block]
+            writer.writeframes(_to_int16(samples).tobytes())
+            self.sound_until = started + (start + len(samples)) / chunk.sample_rate
+            ahead = self.sound_until - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
         return True

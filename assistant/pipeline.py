@@ -177,3 +177,29 @@ class SpeechStream:
         if self.cancel.is_set():
             return spoken[: max(self._yielded, default=-1) + 1]
         return list(spoken)
+
+
+class SequentialSpeech(SpeechStream):
+    """The naive order, kept to measure what streaming saves: the whole answer is generated, then all
+    of it synthesised, then played."""
+
+    def run(self) -> Spoken:
+        started = time.monotonic()
+        text = "".join(self._timed_tokens(started))
+        chunks: list[AudioChunk] = []
+        tts_started = time.monotonic()
+        for index, sentence in enumerate(sentences([text])):
+            self.on_sentence(sentence)
+            self._spoken.sentences.append(sentence)
+            for chunk in self.synthesizer.synthesize(sentence):
+                self.timings.setdefault("tts_first_chunk", ms_since(tts_started))
+                self._yielded.append(index)
+                chunks.append(chunk)
+        self.timings["tts_total"] = ms_since(tts_started)
+        if chunks:
+            self._spoken.audible = True
+            self.timings["first_audio"] = ms_since(self.released_at)
+            self.on_first_audio()
+        played = self.sink.play(chunks, self.cancel)
+        self._spoken.heard = self._heard(played)
+        return self._spoken

@@ -68,6 +68,19 @@ def _take_sentences(text: str) -> tuple[list[str], str]:
     return sentences, text[start:]
 
 
+MAX_SPOKEN_CHARS = 160
+"""A run-on longer than this is spoken in parts, cut after a comma or a space, so speech starts sooner."""
+
+
+def _cut_run_on(buffer: str) -> tuple[str, str]:
+    """Split an over-long buffer at its last clause break (else last space) within the limit."""
+    head = buffer[:MAX_SPOKEN_CHARS]
+    commas = [m.end() for m in re.finditer(r"[,;:，；：]\s?", head)]
+    spaces = [m.end() for m in re.finditer(r"\s", head)]
+    cut = (commas or spaces or [MAX_SPOKEN_CHARS])[-1]
+    return buffer[:cut].strip(), buffer[cut:]
+
+
 def sentences(pieces: Iterable[str]) -> Iterator[str]:
     """Yield each sentence as soon as it is complete in a stream of text pieces."""
     buffer = ""
@@ -75,5 +88,9 @@ def sentences(pieces: Iterable[str]) -> Iterator[str]:
         buffer += piece
         done, buffer = _take_sentences(buffer)
         yield from done
+        while len(buffer) > MAX_SPOKEN_CHARS:
+            part, buffer = _cut_run_on(buffer)
+            if part:
+                yield part
     if buffer.strip():
         yield from split_sentences(buffer)

@@ -1,8 +1,15 @@
-"""Latency of whole turns through the real stack, driven by files, with a table of each stage's timings.
+"""Latency of whole turns through the real loop, driven by files, streamed and naive, with barge-in.
 
     .venv/bin/python benchmarks/latency.py [--turns N] [--model GGUF --mmproj GGUF] [--family qwen3-vl]
 
-Without --model it writes the tiny random-weight test pair: its timings show the pipeline's own overhead,
+Three runs over the same models, in one process:
+- streamed: the loop as users get it, tokens → sentences → speech → sink, each stage in its own thread;
+  with the tiny model, then with scripted sentences paced like a full-size model (see ScriptedSentences);
+- naive: the whole answer generated, then wholly synthesised, then played;
+- barge-in: answers played in real time and interrupted 0.3 s into their speech, timing how long the
+  sound goes on after the press.
+
+Without --model it writes the tiny random-weight test pair: its timings show the pipeline's own costs,
 not what a real vision model costs.
 """
 
@@ -14,29 +21,31 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from assistant.assistant import Assistant
+from assistant.assistant import Assistant, TurnControl
 from assistant.audio import WavFileSink, WavFileSource
 from assistant.camera import VideoFileSource
 from assistant.config import Config
 from assistant.devtools.tiny_vlm import FAMILIES, write_tiny_vlm
 from assistant.factory import make_synthesizer, make_transcriber, make_vision_chat
 from assistant.loop import PushToTalkLoop, ScriptedKeys
-from assistant.memory import Conversation
 from assistant.turnlog import TurnLog
+from assistant.types import Frame
 
 QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Read the sign for me."]
-STAGES = ["record", "frame", "stt", "vlm_first_token", "vlm_total", "tts_first_chunk", "tts_total", "first_audio"]
+STAGES = ["stt", "vlm_first_token", "vlm_total", "tts_first_chunk", "first_audio"]
 
 
-def _write_inputs(folder: Path, config: Config) -> tuple[list[Path], Path]:
-    import wave
-
+def _inputs(folder: Path, config: Config) -> tuple[list[Path], Path]:
     synthesizer = make_synthesizer(config)
     wavs = []
     for index, question in enumerate(QUESTIONS):
@@ -58,20 +67,96 @@ def _write_inputs(folder: Path, config: Config) -> tuple[list[Path], Path]:
     return wavs, video
 
 
-def _timed(label: str, make):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    value = make()
-    print(f"load {label}: {(time.perf_counter() - start) * 1000:.0f} ms")
-    return value
+SCRIPT = (
+    "A white mug stands on the table, about an arm's length ahead. It is half full of coffee. "
+    "To its right, at two o'clock, there is a folded newspaper. The handle of the mug points towards you. "
+    "Nothing else is on the table."
+)
+
+
+class ScriptedSentences:
+    """English sentences at a full-size model's decode pace, one word-piece every `decode_ms`. The tiny
+    model's answers have no sentence ends, so they cannot show what streaming does for a real answer;
+    this stand-in, labelled as such in the output, can."""
+
+    def __init__(self, counter: Any, decode_ms: float) -> None:
+        self.counter = counter
+        self.decode_s = decode_ms / 1000
+
+    def stream(self, messages: list[dict[str, Any]], preset: Any) -> Iterator[str]:
+        for word in SCRIPT.split(" "):
+            time.sleep(self.decode_s)
+            yield word + " "
+
+    def count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        return int(self.counter.count_tokens(messages))
+
+    def close(self) -> None:
+        pass
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def _run_loop(parts: dict[str, Any], folder: Path, presses: list[Path], video: Path, streaming: bool) -> list[dict]:
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"turns-{'streamed' if streaming else 'naive'}.jsonl"
+    assistant = Assistant(
+        parts["stt"],
+        parts["tts"],
+        WavFileSink(folder / f"answers-{streaming}"),
+        vlm=parts["vlm"],
+        turn_log=TurnLog(log),
+        temperature_override=0.0,
+        max_tokens_cap=parts["max_tokens"],
+        streaming=streaming,
+    )
+    keys = ScriptedKeys([" ", " "] * len(presses))
+    PushToTalkLoop(assistant, WavFileSource(presses), VideoFileSource(video), keys, lambda line: None).run()
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _barge_in(parts: dict[str, Any], folder: Path, frame: Frame, turns: int) -> list[float]:
+    """Milliseconds from the press to the last sound, pressing 0.3 s into each answer's speech."""
+    latencies = []
+    for index in range(turns):
+        sink = WavFileSink(folder / f"barge-{index}", realtime=True)
+        assistant = Assistant(parts["stt"], parts["tts"], sink, vlm=parts["vlm"], temperature_override=0.0)
+        control = TurnControl()
+        pressed: list[float] = []
+
+        def press(sink: WavFileSink = sink, control: TurnControl = control, pressed: list[float] = pressed) -> None:
+            while not sink.chunk_times:
+                time.sleep(0.002)
+            time.sleep(0.3)
+            pressed.append(time.monotonic())
+            control.cancel.set()
+
+        presser = threading.Thread(target=press, daemon=True)
+        presser.start()
+        turn = assistant.answer_text(QUESTIONS[index % len(QUESTIONS)], frame, control=control)
+        presser.join(timeout=5)
+        if pressed and turn.interrupted:
+            latencies.append((sink.sound_until - pressed[0]) * 1000)
+    return latencies
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--turns", type=int, default=6)
+    parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--model")
     parser.add_argument("--mmproj")
     parser.add_argument("--family", choices=FAMILIES, default="qwen3-vl")
-    parser.add_argument("--max-tokens", type=int, default=32, help="answer length cap (0 keeps the presets')")
+    parser.add_argument("--max-tokens", type=int, default=256, help="answer length cap (0 keeps the presets')")
+    parser.add_argument(
+        "--decode-ms",
+        type=float,
+        default=60.0,
+        help="also run scripted English sentences at this many ms a word, about a 2B model's pace on a laptop "
+        "CPU (0 skips it): the tiny model's gibberish has no sentence ends, which hides what streaming is for",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,55 +167,49 @@ def main() -> int:
             pair = write_tiny_vlm(folder / "vlm", args.family)
             model, mmproj, label = str(pair.model), str(pair.mmproj), f"tiny random {args.family} test pair"
         config = Config().with_overrides(
-            {
-                "vlm.model": model,
-                "vlm.mmproj": mmproj,
-                "vlm.temperature": 0.0,
-                "vlm.max_tokens": args.max_tokens,
-                "tts.noise_scale": 0.0,
-                "tts.noise_w_scale": 0.0,
-            }
+            {"vlm.model": model, "vlm.mmproj": mmproj, "tts.noise_scale": 0.0, "tts.noise_w_scale": 0.0}
         )
-        wavs, video = _write_inputs(folder, config)
+        wavs, video = _inputs(folder, config)
         presses = [wavs[i % len(wavs)] for i in range(args.turns)]
+        print(f"vision model: {label}; {args.turns} turns a run; answers capped at {args.max_tokens} tokens")
+        parts: dict[str, Any] = {"max_tokens": args.max_tokens}
+        for name, make in (("stt", make_transcriber), ("tts", make_synthesizer), ("vlm", make_vision_chat)):
+            start = time.perf_counter()
+            parts[name] = make(config)
+            print(f"load {name}: {(time.perf_counter() - start) * 1000:.0f} ms")
 
-        print(f"vision model: {label}; {args.turns} turns; answers capped at {args.max_tokens} tokens")
-        transcriber = _timed("whisper", lambda: make_transcriber(config))
-        synthesizer = _timed("piper", lambda: make_synthesizer(config))
-        vision = _timed("vlm", lambda: make_vision_chat(config))
-        log_path = folder / "turns.jsonl"
-        assistant = Assistant(
-            transcriber,
-            synthesizer,
-            WavFileSink(folder / "answers"),
-            vlm=vision,
-            conversation=Conversation(),
-            turn_log=TurnLog(log_path),
-            n_ctx=config.vlm.n_ctx,
-            temperature_override=0.0,
-            max_tokens_cap=args.max_tokens,
-        )
-        keys = ScriptedKeys([" ", " "] * len(presses))
-        loop = PushToTalkLoop(assistant, WavFileSource(presses), VideoFileSource(video), keys, lambda line: None)
-        start = time.perf_counter()
-        loop.run()
-        wall = time.perf_counter() - start
-        if vision is not None:
-            vision.close()
-        turns = [json.loads(line) for line in log_path.read_text().splitlines()]
+        _run_loop(parts, folder / "warm-up", presses[:1], video, streaming=True)
+        runs = {"the tiny model, at its own pace": dict(parts)}
+        if args.decode_ms > 0:
+            scripted = ScriptedSentences(parts["vlm"], args.decode_ms)
+            runs[f"scripted sentences, {args.decode_ms:g} ms a word"] = {**parts, "vlm": scripted}
+        results = {
+            name: (
+                _run_loop(run, folder / f"{index}", presses, video, streaming=True),
+                _run_loop(run, folder / f"{index}", presses, video, streaming=False),
+            )
+            for index, (name, run) in enumerate(runs.items())
+        }
+        frame = VideoFileSource(video).grab()
+        barge = _barge_in(parts, folder, frame, args.turns)
+        parts["vlm"].close()
 
-    errors = [t["error"] for t in turns if t["error"]]
-    print(f"turns: {len(turns)}, errors: {len(errors)}{' ' + repr(errors[0]) if errors else ''}")
-    print(f"{'stage (ms)':<18}{'median':>10}{'p90':>10}{'max':>10}")
-    for stage in STAGES:
-        values = sorted(t["timings_ms"][stage] for t in turns if stage in t["timings_ms"])
-        if values:
-            p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
-            print(f"{stage:<18}{statistics.median(values):>10.1f}{p90:>10.1f}{values[-1]:>10.1f}")
-    stage_sum = statistics.median(
-        t["timings_ms"]["stt"] + t["timings_ms"]["vlm_total"] + t["timings_ms"]["tts_total"] for t in turns
-    )
-    print(f"loop wall time: {wall * 1000 / len(turns):.0f} ms a turn (stt + vlm + tts median: {stage_sum:.0f} ms)")
+    errors = [t["error"] for streamed, naive in results.values() for t in streamed + naive if t["error"]]
+    print(f"errors: {len(errors)}{' ' + repr(errors[0]) if errors else ''}")
+    for name, (streamed, naive) in results.items():
+        print(f"\n{len(streamed)} turns; answers from {name}")
+        print(f"{'stage (ms)':<18}{'streamed median':>17}{'p90':>9}{'naive median':>15}{'p90':>9}{'ratio':>8}")
+        for stage in STAGES:
+            s_med, s_p90 = _stats([t["timings_ms"][stage] for t in streamed if stage in t["timings_ms"]])
+            n_med, n_p90 = _stats([t["timings_ms"][stage] for t in naive if stage in t["timings_ms"]])
+            ratio = s_med / n_med if n_med else float("nan")
+            print(f"{stage:<18}{s_med:>17.1f}{s_p90:>9.1f}{n_med:>15.1f}{n_p90:>9.1f}{ratio:>8.2f}")
+    print()
+    if barge:
+        b_med, b_p90 = _stats(barge)
+        print(f"{'barge-in stop':<18}{b_med:>17.1f}{b_p90:>9.1f}   ({len(barge)} presses; target 100 ms)")
+    else:
+        print("barge-in stop: no answer lasted long enough to interrupt")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 1 if errors else 0
 

@@ -1,4 +1,6 @@
-from assistant.speech import clean_for_speech, sentences, split_sentences
+import pytest
+
+from assistant.speech import MAX_SPOKEN_CHARS, clean_for_speech, sentences, split_sentences
 
 
 def test_splits_sentences_and_keeps_a_final_fragment() -> None:
@@ -45,3 +47,31 @@ def test_a_sentence_is_released_before_the_stream_ends() -> None:
 def test_cleaning_removes_markdown_links_and_emoji() -> None:
     text = "## Result\n- **Red** mug 😀\n- see [the label](http://x.y/z) at https://example.com\n`code`"
     assert clean_for_speech(text) == "Result Red mug see the label at code"
+
+
+def test_a_run_on_is_spoken_in_parts_cut_at_a_comma_or_a_space() -> None:
+    clause = "the path turns left past the bench"
+    text = ", ".join([clause] * 8) + "."
+    parts = list(sentences(iter(text[i : i + 4] for i in range(0, len(text), 4))))
+    assert len(parts) > 1
+    assert all(len(part) <= MAX_SPOKEN_CHARS for part in parts)
+    assert all(part.endswith(",") for part in parts[:-1]), "cut after a comma"
+    assert " ".join(parts) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It costs $4.99. Cash only.", ["It costs $4.99.", "Cash only."]),
+        ("Wait... what? Yes!", ["Wait...", "what?", "Yes!"]),
+        ("Mr. Lee is 1.8 m tall.", ["Mr. Lee is 1.8 m tall."]),
+        ("See e.g. the sign. Then go.", ["See e.g. the sign.", "Then go."]),
+        ('He said "stop." Then left.', ['He said "stop."', "Then left."]),
+        ("价格是3.5元。好的！还有吗？", ["价格是3.5元。", "好的！", "还有吗？"]),
+        ("no punctuation at all", ["no punctuation at all"]),
+        ("", []),
+    ],
+)
+def test_splitter_table(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+    assert list(sentences(iter(text))) == expected, "the same, streamed one character at a time"
