@@ -181,7 +181,11 @@ class SpeakerSink:
             raise DeviceError("I can't play sound: the speaker failed.", str(e)) from e
         finally:
             if stream is not None:
-                stream.stop()
+                # abort() drops what is still buffered, so an interruption is heard at once; stop() drains it.
+                if cancel is not None and cancel.is_set():
+                    stream.abort()
+                else:
+                    stream.stop()
                 stream.close()
         return played
 
