@@ -281,14 +281,6 @@ class WavFileSink:
         pass
 
 
-def read_wav(path: Path) -> AudioClip:
-    """A 16-bit PCM WAV as written by WavFileSink, at its own rate."""
-    with wave.open(str(path), "rb") as reader:
-        rate = reader.getframerate()
-        data = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
-    return AudioClip(data.astype(np.float32) / 32768.0, rate)
-
-
 def list_devices() -> list[str]:
     """One line per PortAudio device, for `assistant doctor`."""
     sd = import_sounddevice()

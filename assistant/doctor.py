@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.audio import MicrophoneSource, SpeakerSink, import_sounddevice
+from assistant.audio import MicrophoneSource, SpeakerSink, import_sounddevice, list_devices
 from assistant.camera import OpenCVCamera, frame_source
 from assistant.config import Config
 from assistant.errors import AssistantError
@@ -106,6 +106,9 @@ def doctor(config: Config, say: Callable[[str], None]) -> int:
     checks = run_checks(config)
     for check in checks:
         say(check.line())
+        if check.name == "sound library" and check.ok:
+            for device in list_devices():
+                say(f"  sound device {device}")
     missing = [c for c in checks if c.required and not c.ok]
     if any(not c.ok and c.name in {"microphone", "speaker", "camera"} for c in checks):
         say("Files can stand in for a missing device: assistant run --audio-in Q.wav --camera FILE --audio-out DIR.")

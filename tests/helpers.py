@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from assistant.types import AudioClip
+
 
 def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
     data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
@@ -31,3 +33,11 @@ def scene(index: int, width: int = 320, height: int = 240) -> np.ndarray:
 
 def normalise(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+def read_wav(path: Path) -> AudioClip:
+    """A 16-bit PCM WAV as the WAV sink writes it, at its own rate."""
+    with wave.open(str(path), "rb") as reader:
+        rate = reader.getframerate()
+        data = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+    return AudioClip(data.astype(np.float32) / 32768.0, rate)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write_wav
+from helpers import read_wav, write_wav
 
 from assistant.audio import (
     SAMPLE_RATE,
@@ -13,7 +13,6 @@ from assistant.audio import (
     import_sounddevice,
     list_devices,
     read_audio_file,
-    read_wav,
 )
 from assistant.errors import BadInputError, DeviceError
 from assistant.types import AudioChunk

@@ -104,3 +104,18 @@ def test_the_speaker_plays_through_portaudio_and_an_interruption_drops_the_rest(
     assert report["cut"] == 22050, "after the interruption, nothing more did"
     written = np.fromfile(alsa_home / "played.raw", dtype="<f4")
     assert np.abs(written).max() == pytest.approx(0.2, abs=0.01)
+
+
+def test_doctor_finds_the_microphone_and_speaker_and_lists_the_devices(alsa_home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from assistant.cli import main; sys.exit(main(['doctor']))"],
+        cwd=alsa_home,
+        env={**os.environ, "HOME": str(alsa_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = result.stdout.splitlines()
+    assert "ok: microphone: default" in lines
+    assert "ok: speaker: default" in lines
+    assert "  sound device 0: speaker_file (128 in, 128 out)" in lines

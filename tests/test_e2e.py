@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import normalise
+from helpers import normalise, read_wav
 
-from assistant.audio import read_wav
 from assistant.cli import main
 from assistant.config import Config
 from assistant.devtools.tiny_vlm import TinyVLMPair
