@@ -60,6 +60,20 @@ class TurnControl:
     """Set by the turn once it has started to make a sound, so the loop stops its waiting ticks."""
 
 
+@dataclass(frozen=True)
+class AnswerOptions:
+    n_ctx: int = 4096
+    """The model's context; history is trimmed to fit it, with room for the answer."""
+    max_short_side: int = 768
+    """Pictures are downscaled to this many pixels on their short side before they go to the model."""
+    temperature: float = -1.0
+    """Overrides every preset's temperature when 0 or more."""
+    max_tokens: int = 0
+    """Caps every answer's length in tokens when above 0."""
+    streaming: bool = True
+    """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
+
+
 Notify = Callable[[str, str], None]
 """notify(kind, text): kind is 'question', 'sentence', 'error' or 'status'."""
 
@@ -77,15 +91,11 @@ class Assistant:
         vlm: VisionChat | None = None,
         conversation: Conversation | None = None,
         turn_log: TurnLog | None = None,
-        n_ctx: int = 4096,
-        max_short_side: int = 768,
-        temperature_override: float = -1.0,
-        max_tokens_cap: int = 0,
+        options: AnswerOptions | None = None,
         notify: Notify = _ignore,
         vlm_problem: AssistantError | None = None,
         settings_path: Path | None = None,
         earcons: Earcons | None = None,
-        streaming: bool = True,
     ) -> None:
         self.transcriber = transcriber
         self.synthesizer = synthesizer
@@ -93,18 +103,13 @@ class Assistant:
         self.vlm = vlm
         self.conversation = conversation or Conversation()
         self.turn_log = turn_log
-        self.n_ctx = n_ctx
-        self.max_short_side = max_short_side
-        self.temperature_override = temperature_override
-        self.max_tokens_cap = max_tokens_cap
+        self.options = options or AnswerOptions()
         self.notify = notify
         self.vlm_problem = vlm_problem
         """Why there is no VLM, when one was configured but failed to load."""
         self.settings_path = settings_path
         """The config file that 'save settings' writes the speech rate to."""
         self.earcons = earcons or Earcons(enabled=False)
-        self.speech = SpeechStream if streaming else SequentialSpeech
-        """How answers become speech; the sequential way exists for the benchmark to compare against."""
         self.brief = False
         self._last_answer = ""
         self._image_urls: dict[str, str] = {}
@@ -205,7 +210,7 @@ class Assistant:
                 raise self.vlm_problem or AssistantError(NO_VLM_MESSAGE)
             if frame is None:
                 raise AssistantError("There is no picture to describe yet. Ask me about something first.")
-            preset = choose_preset("", self.temperature_override, self.max_tokens_cap, base=DESCRIBE)
+            preset = choose_preset("", self.options.temperature, self.options.max_tokens, base=DESCRIBE)
             self._ask_vlm(self.vlm, turn, frame, released_at, control, MORE_DETAIL_QUESTION, preset)
             return
         if name == "repeat":
@@ -262,21 +267,24 @@ class Assistant:
         preset: Preset | None = None,
     ) -> None:
         """Ask about `frame`: the user's words, or `question` in their place, with the preset they call for."""
-        cap = min(self.max_tokens_cap or BRIEF_MAX_TOKENS, BRIEF_MAX_TOKENS) if self.brief else self.max_tokens_cap
-        preset = preset or choose_preset(turn.transcript, self.temperature_override, cap)
+        cap = self.options.max_tokens
+        if self.brief:
+            cap = min(cap or BRIEF_MAX_TOKENS, BRIEF_MAX_TOKENS)
+        preset = preset or choose_preset(turn.transcript, self.options.temperature, cap)
         turn.preset = preset.name
         _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
         if frame is not None:
-            frame = prepare_frame(frame, self.max_short_side)
+            frame = prepare_frame(frame, self.options.max_short_side)
             turn.image_sha256 = frame.sha256
             turn.image_size = list(frame.size)
         self.conversation.add_user(question or turn.transcript, frame)
         self._forget_unused_images()
-        start = self.conversation.fit(self._image_part, vlm.count_tokens, self.n_ctx - preset.max_tokens)
+        start = self.conversation.fit(self._image_part, vlm.count_tokens, self.options.n_ctx - preset.max_tokens)
         messages = self.conversation.messages(self._image_part, start)
         turn.messages = self.conversation.messages(_image_placeholder, start)
 
-        spoken = self.speech(
+        speech = SpeechStream if self.options.streaming else SequentialSpeech
+        spoken = speech(
             vlm.stream(messages, preset),
             self.synthesizer,
             self.sink,

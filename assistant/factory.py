@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from assistant.assistant import Assistant, Notify
+from assistant.assistant import AnswerOptions, Assistant, Notify
 from assistant.commands import HOTWORDS
 from assistant.config import Config
 from assistant.earcons import Earcons
@@ -71,10 +71,12 @@ def make_assistant(config: Config, sink: AudioSink, notify: Notify, settings_pat
         vlm=vision,
         conversation=Conversation(max_turns=config.vlm.max_turns),
         turn_log=TurnLog(Path(config.log.turns)) if config.log.turns else None,
-        n_ctx=config.vlm.n_ctx,
-        max_short_side=config.camera.max_short_side,
-        temperature_override=config.vlm.temperature,
-        max_tokens_cap=config.vlm.max_tokens,
+        options=AnswerOptions(
+            n_ctx=config.vlm.n_ctx,
+            max_short_side=config.camera.max_short_side,
+            temperature=config.vlm.temperature,
+            max_tokens=config.vlm.max_tokens,
+        ),
         notify=notify,
         vlm_problem=problem,
         settings_path=settings_path,

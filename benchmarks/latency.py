@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from assistant.assistant import Assistant, TurnControl
+from assistant.assistant import AnswerOptions, Assistant, TurnControl
 from assistant.audio import WavFileSink, WavFileSource
 from assistant.camera import VideoFileSource
 from assistant.config import Config
@@ -109,9 +109,7 @@ def _run_loop(parts: dict[str, Any], folder: Path, presses: list[Path], video: P
         WavFileSink(folder / f"answers-{streaming}"),
         vlm=parts["vlm"],
         turn_log=TurnLog(log),
-        temperature_override=0.0,
-        max_tokens_cap=parts["max_tokens"],
-        streaming=streaming,
+        options=AnswerOptions(temperature=0.0, max_tokens=parts["max_tokens"], streaming=streaming),
     )
     keys = ScriptedKeys([" ", " "] * len(presses))
     PushToTalkLoop(assistant, WavFileSource(presses), VideoFileSource(video), keys, lambda line: None).run()
@@ -123,7 +121,8 @@ def _barge_in(parts: dict[str, Any], folder: Path, frame: Frame, turns: int) -> 
     latencies = []
     for index in range(turns):
         sink = WavFileSink(folder / f"barge-{index}", realtime=True)
-        assistant = Assistant(parts["stt"], parts["tts"], sink, vlm=parts["vlm"], temperature_override=0.0)
+        options = AnswerOptions(temperature=0.0)
+        assistant = Assistant(parts["stt"], parts["tts"], sink, vlm=parts["vlm"], options=options)
         control = TurnControl()
         pressed: list[float] = []
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import scene
 
-from assistant.assistant import Assistant, TurnControl
+from assistant.assistant import AnswerOptions, Assistant, TurnControl
 from assistant.audio import WavFileSink
 from assistant.memory import INTERRUPTED_MARK
 from assistant.presets import Preset
@@ -56,7 +56,7 @@ def _words(sentences: list[str]) -> list[str]:
 def _assistant(
     transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, sink: WavFileSink, vision: ScriptedVision
 ) -> Assistant:
-    return Assistant(transcriber, synthesizer, sink, vlm=vision, temperature_override=0.0)
+    return Assistant(transcriber, synthesizer, sink, vlm=vision, options=AnswerOptions(temperature=0.0))
 
 
 def test_the_first_sentence_plays_while_the_model_is_still_writing(
