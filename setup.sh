@@ -13,6 +13,10 @@ ldconfig -p 2>/dev/null | grep 'libportaudio\.so\.2' >/dev/null || missing+=(lib
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# evdev, for the hardware button, compiles against these headers.
+[ -f /usr/include/linux/input.h ] || missing+=(linux-libc-dev)
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   say "Installing system packages: ${missing[*]}."
   if [ "$(id -u)" -eq 0 ]; then
