@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import re
@@ -113,6 +114,20 @@ class Assistant:
         self.brief = False
         self._last_answer = ""
         self._image_urls: dict[str, str] = {}
+
+    def another(self, sink: AudioSink, synthesizer: Synthesizer | None = None) -> Assistant:
+        """Another conversation over the same loaded models, with its own memory and sink."""
+        other = copy.copy(self)
+        other.sink = sink
+        other.synthesizer = synthesizer or self.synthesizer
+        other.conversation = Conversation(self.conversation.system_prompt, self.conversation.max_turns)
+        other.notify = _ignore
+        other.settings_path = None
+        other.earcons = Earcons(enabled=False)
+        other.brief = False
+        other._last_answer = ""
+        other._image_urls = {}
+        return other
 
     # -- entry points -------------------------------------------------------------------------------
 

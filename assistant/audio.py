@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -48,18 +49,41 @@ def _device_name(device: int | str | None, kind: str, problem: str, fix: str) ->
 
 
 def read_audio_file(path: Path) -> AudioClip:
-    """Decode any common audio file to mono 16 kHz float32 (PyAV does the decoding and resampling)."""
-    from faster_whisper.audio import decode_audio
-
+    """Decode any common audio file to mono 16 kHz float32."""
     if not path.is_file():
         raise BadInputError(f"The sound file {path.name} does not exist.")
-    try:
-        samples = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except Exception as e:  # PyAV raises many kinds of errors for files it cannot decode
-        raise BadInputError(f"I can't read the sound file {path.name}: it is not audio I understand.") from e
+    return _decode(str(path), f"the sound file {path.name}")
+
+
+def decode_audio_bytes(data: bytes, what: str = "the recording") -> AudioClip:
+    """Decode an uploaded recording in any common format (WAV, WebM/Opus, Ogg, MP3, M4A…)."""
+    if not data:
+        raise BadInputError(f"{what.capitalize()} is empty.")
+    return _decode(io.BytesIO(data), what)
+
+
+def _decode(source: str | io.BytesIO, what: str) -> AudioClip:
+    from faster_whisper.audio import decode_audio
+
+    try:  # PyAV does the decoding and resampling
+        samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+    except Exception as e:  # PyAV raises many kinds of errors for data it cannot decode
+        raise BadInputError(f"I can't read {what}: it is not audio I understand.") from e
     if samples.size == 0:
-        raise BadInputError(f"The sound file {path.name} holds no sound.")
+        raise BadInputError(f"{what.capitalize()} holds no sound.")
     return AudioClip(samples.astype(np.float32, copy=False), SAMPLE_RATE)
+
+
+def wav_bytes(chunks: Sequence[AudioChunk]) -> bytes:
+    """Chunks of one sample rate as a 16-bit mono WAV file."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(chunks[0].sample_rate if chunks else SAMPLE_RATE)
+        for chunk in chunks:
+            writer.writeframes(_to_int16(chunk.samples).tobytes())
+    return buffer.getvalue()
 
 
 class MicrophoneSource:

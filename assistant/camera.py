@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,28 @@ def read_image_file(path: Path) -> np.ndarray:
     if image is None:
         raise BadInputError(f"I can't read the picture {path.name}: it is not an image I understand.")
     return image
+
+
+def decode_image_bytes(data: bytes, max_pixels: int, what: str = "the picture") -> Frame:
+    """An uploaded picture, refused before decoding when it is larger than max_pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap follows
+            with Image.open(io.BytesIO(data)) as header:  # reads the size only
+                width, height = header.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise BadInputError(f"I can't read {what}: it is not an image I understand.") from e
+    if width * height > max_pixels:
+        raise BadInputError(
+            f"{what.capitalize()} is too large: {width} by {height} pixels.",
+            f"Send one of at most {max_pixels // 1_000_000} megapixels.",
+        )
+    image = _cv2().imdecode(np.frombuffer(data, np.uint8), _cv2().IMREAD_COLOR)
+    if image is None:
+        raise BadInputError(f"I can't read {what}: it is not an image I understand.")
+    return Frame(image, source="upload")
 
 
 class OpenCVCamera:

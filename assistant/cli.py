@@ -1,9 +1,10 @@
-"""The one entry point: assistant [run | ask | doctor | models | voices]."""
+"""The one entry point: assistant [run | ask | serve | doctor | models | voices]."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from assistant.errors import AssistantError
 
 _LOGGER = logging.getLogger(__name__)
 
-COMMANDS = ("run", "ask", "doctor", "models", "voices")
+COMMANDS = ("run", "ask", "serve", "doctor", "models", "voices")
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -59,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--image", type=Path, metavar="I.jpg", help="the picture to ask about")
     ask.add_argument("--out", type=Path, metavar="A.wav", help="write the spoken answer here, not to the speaker")
 
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="the HTTP service and its accessible page (port 7860)",
+        description="Serves the page at / and the API (described at /docs). Any address but loopback needs a token: "
+        "server.token in the config, or $ASSISTANT_TOKEN.",
+    )
+    serve.add_argument("--host", help="address to listen on (server.host, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (server.port, default 7860)")
+    serve.add_argument(
+        "--allow-dir",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a folder whose pictures POST /infer may open by path; repeat for more (server.allowed_dirs)",
+    )
+
     doctor = commands.add_parser("doctor", parents=[common], help="check every part and say how to fix what is missing")
     doctor.add_argument("--buttons", action="store_true", help="list the input devices that can be a talk button")
 
@@ -79,7 +97,12 @@ def _config(args: argparse.Namespace) -> Config:
         "log.turns": args.log_turns,
         "log.verbose": args.verbose,
         "camera.source": getattr(args, "camera", None),
+        "server.host": getattr(args, "host", None),
+        "server.port": getattr(args, "port", None),
+        "server.token": os.environ.get("ASSISTANT_TOKEN") or None,
     }
+    if getattr(args, "allow_dir", None):
+        overrides["server.allowed_dirs"] = tuple(str(folder.expanduser().resolve()) for folder in args.allow_dir)
     return load_config(args.config).with_overrides(overrides)
 
 
@@ -107,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from assistant.runner import ask
 
             return ask(config, args.audio, args.text, args.image, args.out)
+        if args.command == "serve":
+            from assistant.runner import serve
+
+            return serve(config)
         if args.command == "doctor":
             from assistant.doctor import doctor, list_button_candidates
 

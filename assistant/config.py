@@ -90,6 +90,20 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    host: str = _doc("127.0.0.1", "Address 'assistant serve' listens on; any other than loopback needs a token.")
+    port: int = _doc(7860, "Port of the HTTP service and its page.")
+    token: str = _doc("", "Secret every request must carry; $ASSISTANT_TOKEN overrides it.")
+    allowed_dirs: tuple[str, ...] = _doc((), "Folders whose pictures POST /infer may open by image_path.")
+    max_queue: int = _doc(4, "Requests that may wait for the model; past that the service answers 503.")
+    request_timeout_s: float = _doc(120.0, "A request still unanswered after this many seconds is stopped.")
+    max_body_mb: float = _doc(16.0, "Largest request body, in megabytes.")
+    max_image_pixels: int = _doc(40_000_000, "Largest picture, in pixels (width times height).")
+    max_audio_s: float = _doc(60.0, "Longest spoken question, in seconds.")
+    session_idle_s: float = _doc(1800.0, "A conversation unused for this many seconds is forgotten.")
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -99,6 +113,7 @@ class Config:
     vlm: VlmConfig = field(default_factory=VlmConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Config:
         """Return a copy with dotted keys ("vlm.model") replaced; None values are ignored."""
@@ -111,7 +126,13 @@ class Config:
         return _build(self, sections, "flags")
 
 
-_KINDS = {int: "a whole number", float: "a number", str: "text in quotes", bool: "true or false"}
+_KINDS = {
+    int: "a whole number",
+    float: "a number",
+    str: "text in quotes",
+    bool: "true or false",
+    tuple: "a list of texts in quotes",
+}
 _PATH_FIELDS = {
     ("paths", "models_dir"),
     ("paths", "voices_dir"),
@@ -121,6 +142,16 @@ _PATH_FIELDS = {
     ("tts", "voice"),
     ("log", "turns"),
 }
+
+
+_PATH_LIST_FIELDS = {("server", "allowed_dirs")}
+
+
+def _path(value: str, relative_to: Path | None) -> str:
+    path = Path(value).expanduser()
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    return str(path)
 
 
 def _build(base: Config, sections: dict[str, Any], origin: str, relative_to: Path | None = None) -> Config:
@@ -139,14 +170,15 @@ def _build(base: Config, sections: dict[str, Any], origin: str, relative_to: Pat
                 value = float(value)
             if expected is str and isinstance(value, int | float) and not isinstance(value, bool):
                 value = str(value)
+            if expected is tuple and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                value = tuple(value)
             if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
                 kind = _KINDS[expected]
                 raise BadInputError(f"The {origin} setting '{section_name}.{name}' should be {kind}.")
             if (section_name, name) in _PATH_FIELDS and value:
-                path = Path(str(value)).expanduser()
-                if relative_to is not None and not path.is_absolute():
-                    path = relative_to / path
-                value = str(path)
+                value = _path(str(value), relative_to)
+            if (section_name, name) in _PATH_LIST_FIELDS:
+                value = tuple(_path(item, relative_to) for item in value)
             changes[name] = value
         replaced[section_name] = dataclasses.replace(section, **changes)
     return dataclasses.replace(base, **replaced)
@@ -180,6 +212,8 @@ def describe_settings() -> list[str]:
         for f in dataclasses.fields(getattr(defaults, section.name)):
             default = f.default
             shown = f'"{default}"' if isinstance(default, str) else str(default).lower()
+            if isinstance(default, tuple):
+                shown = "[" + ", ".join(f'"{item}"' for item in default) + "]"
             if (section.name, f.name) in {("paths", "models_dir"), ("paths", "voices_dir")}:
                 shown = f'"<project>/{f.name.removesuffix("_dir")}"'
             lines.append(f"{section.name}.{f.name} = {shown}  # {f.metadata['doc']}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -142,6 +144,62 @@ def _spoken_failure(assistant: Assistant, error: AssistantError) -> int:
     say(f"Sorry: {error.spoken()}")
     assistant.speak(error.spoken())
     return 1
+
+
+def serve(config: Config) -> int:
+    """The HTTP service on config.server's address, until Ctrl+C."""
+    import uvicorn
+
+    from assistant.server import create_app
+    from assistant.service import Service
+
+    server = config.server
+    if not _is_loopback(server.host) and not server.token:
+        raise AssistantError(
+            f"I won't serve on {server.host} without a token: anyone on the network could use the camera's answers.",
+            "Set server.token in the config or ASSISTANT_TOKEN, or keep the default host 127.0.0.1.",
+        )
+    listening = _listen(server.host, server.port)
+    say("Loading the models.")
+    assistant = make_assistant(config, DiscardSink(), lambda kind, text: None)
+    service = Service(assistant, server)
+    service.start()
+    try:
+        if assistant.vlm_problem is not None:
+            say(assistant.vlm_problem.spoken())
+        for folder in server.allowed_dirs:
+            say(f"POST /infer may open pictures in {folder}.")
+        host = "127.0.0.1" if server.host in {"0.0.0.0", "::"} else server.host
+        query = f"?token={server.token}" if server.token else ""
+        say(f"Serving on http://{host}:{server.port}/{query}")
+        uvicorn.Server(uvicorn.Config(create_app(service, server.token), log_level="warning")).run(sockets=[listening])
+    finally:
+        service.stop()
+        _close(assistant)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's socket, bound now so that a taken port is a sentence, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as e:
+        listening.close()
+        raise AssistantError(
+            f"I can't listen on {host} port {port}: {e.strerror}.", "Choose another with --port."
+        ) from e
+    listening.listen(64)
+    return listening
 
 
 def list_models(config: Config) -> int:

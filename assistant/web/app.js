@@ -1,0 +1,285 @@
+"use strict";
+// The page: hold to talk, a picture from the camera (or a chosen file), answers streamed and spoken.
+// Nothing is stored in the browser; the conversation lives in this tab's session on the service.
+
+const $ = (id) => document.getElementById(id);
+const talk = $("talk"), live = $("live"), player = $("player"), preview = $("preview");
+const token = new URLSearchParams(location.search).get("token") || "";
+let sessionId = null;
+let recorder = null, recording = false, busy = null, microphone = null, camera = null, chosenPicture = null;
+const speechQueue = [];
+
+// -- announcements and sounds ------------------------------------------------------------------------
+
+function announce(text) {
+  live.textContent = "";
+  // A fresh text node, a moment later, so screen readers announce a repeated message too.
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+let sounds = null;
+function tone(frequency, seconds) {
+  try {
+    sounds = sounds || new AudioContext();
+    const oscillator = sounds.createOscillator(), gain = sounds.createGain();
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.15, sounds.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, sounds.currentTime + seconds);
+    oscillator.connect(gain).connect(sounds.destination);
+    oscillator.start();
+    oscillator.stop(sounds.currentTime + seconds);
+  } catch (error) { /* no sound device: the words still come */ }
+}
+const cues = {
+  listening: () => tone(880, 0.12),
+  thinking: () => { tone(660, 0.08); setTimeout(() => tone(660, 0.08), 150); },
+  error: () => tone(220, 0.3),
+};
+
+function setState(state, words) {
+  talk.dataset.state = state;
+  talk.textContent = {
+    idle: $("toggle-mode").checked ? "Press to talk" : "Hold to talk",
+    listening: $("toggle-mode").checked ? "Listening. Press to send" : "Listening. Let go to send",
+    thinking: "Thinking",
+  }[state];
+  if (cues[state]) cues[state]();
+  if (words) announce(words);
+}
+
+// -- speech ------------------------------------------------------------------------------------------
+
+function speak(base64Wav) {
+  const bytes = Uint8Array.from(atob(base64Wav), (c) => c.charCodeAt(0));
+  speechQueue.push(URL.createObjectURL(new Blob([bytes], { type: "audio/wav" })));
+  if (player.paused && !player.dataset.playing) playNext();
+}
+
+function playNext() {
+  const url = speechQueue.shift();
+  if (!url) { delete player.dataset.playing; return; }
+  player.dataset.playing = "yes";
+  player.src = url;
+  player.playbackRate = 1;
+  player.play().catch(() => { delete player.dataset.playing; });
+}
+player.addEventListener("ended", () => { URL.revokeObjectURL(player.src); playNext(); });
+player.addEventListener("playing", () => { player.dataset.played = "yes"; });
+
+function stopSpeaking() {
+  speechQueue.length = 0;
+  player.pause();
+  delete player.dataset.playing;
+  if (busy) busy.abort();
+  announce("Stopped.");
+}
+
+// -- the picture -------------------------------------------------------------------------------------
+
+async function startCamera() {
+  try {
+    camera = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 } } });
+    preview.srcObject = camera;
+    preview.dataset.live = "yes";
+    await preview.play();
+    $("picture-state").textContent = "The camera is on. Each question uses the picture at the moment you let go.";
+  } catch (error) {
+    $("picture-state").textContent = "No camera is available. Choose a picture below instead.";
+  }
+}
+
+function grabPicture() {
+  if (chosenPicture) return Promise.resolve(chosenPicture);
+  if (!camera || !preview.videoWidth) return Promise.resolve(null);
+  const canvas = document.createElement("canvas");
+  canvas.width = preview.videoWidth;
+  canvas.height = preview.videoHeight;
+  canvas.getContext("2d").drawImage(preview, 0, 0);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+$("photo").addEventListener("change", () => {
+  chosenPicture = $("photo").files[0] || null;
+  $("clear-photo").hidden = !chosenPicture;
+  if (chosenPicture) $("picture-state").textContent = `Using the chosen picture, ${chosenPicture.name}.`;
+});
+$("clear-photo").addEventListener("click", () => {
+  chosenPicture = null;
+  $("photo").value = "";
+  $("clear-photo").hidden = true;
+  $("picture-state").textContent = camera ? "Using the camera again." : "No camera is available.";
+  $("photo").focus();
+});
+
+// -- talking -----------------------------------------------------------------------------------------
+
+async function startTalking() {
+  if (recording) return;
+  stopSpeaking();
+  try {
+    microphone = microphone || await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (error) {
+    cues.error();
+    announce("I can't use the microphone. Allow it in the browser, or type your question.");
+    return;
+  }
+  const parts = [];
+  recorder = new MediaRecorder(microphone);
+  recorder.ondataavailable = (event) => { if (event.data.size) parts.push(event.data); };
+  recorder.onstop = () => send({ audio: new Blob(parts, { type: recorder.mimeType }) });
+  recorder.start();
+  recording = true;
+  setState("listening", "Listening.");
+}
+
+function stopTalking() {
+  if (!recording) return;
+  recording = false;
+  recorder.stop();
+}
+
+function isTextField(element) {
+  return element && (element.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName)
+    && !["checkbox", "radio", "file"].includes(element.type)) || false;
+}
+function spaceTalks(element) {
+  // Space talks from the page or the Talk button; on other controls it keeps its usual meaning.
+  return element === document.body || element === talk || !element || !element.closest("button, input, select, textarea, label");
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") { stopSpeaking(); return; }
+  if (event.code !== "Space" || isTextField(event.target) || !spaceTalks(event.target)) return;
+  event.preventDefault();
+  if (event.repeat) return;
+  if ($("toggle-mode").checked) { recording ? stopTalking() : startTalking(); } else { startTalking(); }
+});
+document.addEventListener("keyup", (event) => {
+  if (event.code !== "Space" || isTextField(event.target) || !spaceTalks(event.target)) return;
+  event.preventDefault();
+  if (!$("toggle-mode").checked) stopTalking();
+});
+talk.addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  if ($("toggle-mode").checked && recording) stopTalking(); else startTalking();
+});
+for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
+  talk.addEventListener(name, () => { if (!$("toggle-mode").checked) stopTalking(); });
+}
+talk.addEventListener("click", (event) => {
+  // Enter, or a screen reader's activation, has no press to hold: it starts, and the next one sends.
+  if (event.detail !== 0) return;
+  recording ? stopTalking() : startTalking();
+});
+$("toggle-mode").addEventListener("change", () => setState("idle"));
+$("stop").addEventListener("click", stopSpeaking);
+$("type-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("question").value.trim();
+  if (!text) { announce("Type a question first."); $("question").focus(); return; }
+  $("question").value = "";
+  send({ text });
+});
+$("new-conversation").addEventListener("click", async () => {
+  if (sessionId) await call(`/api/sessions/${sessionId}/reset`, { method: "POST" }).catch(() => null);
+  sessionId = null;
+  $("history").replaceChildren();
+  $("history-empty").hidden = false;
+  announce("Started a new conversation.");
+});
+
+// -- the service -------------------------------------------------------------------------------------
+
+function call(path, options) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return fetch(path, Object.assign({}, options, { headers }));
+}
+
+async function send(question) {
+  const form = new FormData();
+  if (question.audio) form.append("audio", question.audio, "question.webm");
+  if (question.text) form.append("text", question.text);
+  const picture = await grabPicture();
+  if (picture) form.append("image", picture, "picture.jpg");
+  if (sessionId) form.append("session_id", sessionId);
+  form.append("speech_rate", $("rate").value);
+  form.append("detail", document.querySelector("input[name=detail]:checked").value);
+  setState("thinking", "Thinking.");
+  busy = new AbortController();
+  const turn = { question: question.text || "", answer: [] };
+  try {
+    const response = await call("/api/ask", {
+      method: "POST", body: form, headers: { Accept: "text/event-stream" }, signal: busy.signal,
+    });
+    if (!response.ok || !response.body) {
+      const reply = await response.json().catch(() => ({ error: "The service did not answer." }));
+      throw new Error(reply.error);
+    }
+    await readEvents(response.body, (name, data) => onEvent(name, data, turn));
+  } catch (error) {
+    if (error.name !== "AbortError") {
+      cues.error();
+      announce(`Sorry: ${error.message}`);
+    }
+  } finally {
+    busy = null;
+    setState("idle");
+  }
+}
+
+function onEvent(name, data, turn) {
+  if (name === "transcript") {
+    turn.question = data.text;
+    announce(`You asked: ${data.text}`);
+  } else if (name === "sentence") {
+    if (data.audio_base64) speak(data.audio_base64);
+  } else if (name === "done" || name === "error") {
+    sessionId = data.session_id || sessionId;
+    if (name === "error") cues.error();
+    const answer = data.error || data.answer || "";
+    addToHistory(data.transcript || turn.question, answer);
+    announce(answer);
+  }
+}
+
+async function readEvents(body, handle) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const name = (block.match(/^event: (.*)$/m) || [])[1];
+      const data = (block.match(/^data: (.*)$/m) || [])[1];
+      if (name && data) handle(name, JSON.parse(data));
+    }
+  }
+}
+
+function addToHistory(question, answer) {
+  const item = document.createElement("li");
+  const heading = document.createElement("h3");
+  heading.textContent = `You: ${question || "(not heard)"}`;
+  const reply = document.createElement("p");
+  reply.textContent = `Assistant: ${answer}`;
+  item.append(heading, reply);
+  $("history").append(item);
+  $("history-empty").hidden = true;
+}
+
+// -- start -------------------------------------------------------------------------------------------
+
+(async () => {
+  if (TOKEN_REQUIRED && !token) {
+    announce("This page needs the service's token in its address, as ?token=…");
+    return;
+  }
+  setState("idle");
+  await startCamera();
+  announce("Ready. Hold the Space bar to talk.");
+})();

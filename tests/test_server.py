@@ -1,0 +1,360 @@
+"""The HTTP service through FastAPI's test client, on the real whisper, Piper and tiny VLM."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from conftest import QUESTION
+from fastapi.testclient import TestClient
+from helpers import normalise, scene
+
+from assistant.cli import main
+from assistant.config import Config
+from assistant.factory import make_assistant
+from assistant.runner import DiscardSink
+from assistant.server import create_app
+from assistant.service import Service
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("allowed")
+    cv2.imwrite(str(folder / "scene.png"), scene(1))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base_config(tiny_pair, whisper_dir: Path, voice_file: Path, pictures: Path) -> Config:  # type: ignore[no-untyped-def]
+    return Config().with_overrides(
+        {
+            "vlm.model": str(tiny_pair.model),
+            "vlm.mmproj": str(tiny_pair.mmproj),
+            "vlm.temperature": 0.0,
+            "vlm.n_ctx": 2048,
+            "vlm.max_tokens": 24,
+            "stt.whisper": str(whisper_dir),
+            "tts.voice": str(voice_file),
+            "tts.noise_scale": 0.0,
+            "tts.noise_w_scale": 0.0,
+            "server.allowed_dirs": (str(pictures),),
+            "server.max_image_pixels": 2_000_000,
+            "server.max_audio_s": 10.0,
+            "server.max_body_mb": 2.0,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def service(base_config: Config) -> Iterator[Service]:
+    assistant = make_assistant(base_config, DiscardSink(), lambda kind, text: None)
+    service = Service(assistant, base_config.server)
+    service.start()
+    yield service
+    service.stop()
+    assert assistant.vlm is not None
+    assistant.vlm.close()
+
+
+@pytest.fixture(scope="module")
+def client(service: Service) -> TestClient:
+    return TestClient(create_app(service))
+
+
+def jpeg(index: int = 0) -> bytes:
+    ok, data = cv2.imencode(".jpg", scene(index))
+    assert ok
+    return data.tobytes()
+
+
+def webm_opus(wav: Path) -> bytes:
+    """The question as a browser's MediaRecorder sends it: Opus in WebM, encoded by PyAV."""
+    with wave.open(str(wav), "rb") as reader:
+        rate = reader.getframerate()
+        samples = np.frombuffer(reader.readframes(reader.getnframes()), "<i2")
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        stream = container.add_stream("libopus", rate=48000)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        for part in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in stream.encode(part):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data), "rb") as reader:
+        return reader.getnframes() / reader.getframerate()
+
+
+def events(text: str) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    found = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+def test_health_reports_each_part(client: TestClient) -> None:
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok"
+    assert {name: part["state"] for name, part in health["parts"].items()} == {
+        "speech_recognition": "ready",
+        "speech": "ready",
+        "vision": "ready",
+    }
+    assert health["queue"] == {"waiting": 0, "capacity": 4}
+
+
+def test_spoken_question_in_webm_goes_through_whisper(client: TestClient, question_wav: Path) -> None:
+    reply = client.post(
+        "/api/ask",
+        files={"audio": ("q.webm", webm_opus(question_wav), "audio/webm"), "image": ("p.jpg", jpeg(), "image/jpeg")},
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert normalise(body["transcript"]) == normalise(QUESTION)
+    assert body["answer"] and body["preset"] == "describe"
+    assert {"stt", "vlm_first_token", "first_audio"} <= set(body["timings_ms"])
+    audio = client.get(body["audio_url"])
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    assert wav_seconds(audio.content) > 0.3
+
+
+def test_typed_question_with_inline_audio(client: TestClient) -> None:
+    reply = client.post(
+        "/api/ask",
+        data={"text": "Read the sign.", "audio_inline": "true"},
+        files={"image": ("p.png", cv2.imencode(".png", scene(2))[1].tobytes(), "image/png")},
+    )
+    body = reply.json()
+    assert reply.status_code == 200 and body["transcript"] == "Read the sign."
+    inline = base64.b64decode(body["audio_base64"])
+    assert inline == client.get(body["audio_url"]).content
+
+
+def test_sse_streams_transcript_sentences_then_done(client: TestClient) -> None:
+    reply = client.post(
+        "/api/ask",
+        data={"text": "What is in front of me?"},
+        files={"image": ("p.jpg", jpeg(), "image/jpeg")},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+    stream = events(reply.text)
+    names = [name for name, _ in stream]
+    assert names[0] == "transcript" and names[-1] == "done"
+    assert set(names[1:-1]) == {"sentence"}, names
+    sentences = [data for name, data in stream if name == "sentence"]
+    assert all(wav_seconds(base64.b64decode(s["audio_base64"])) > 0.1 for s in sentences)
+    assert sentences and all(s["text"] for s in sentences)
+    assert stream[-1][1]["answer"] and stream[-1][1]["session_id"]
+
+
+def test_sessions_remember_only_their_own_turns(client: TestClient, service: Service) -> None:
+    picture = {"image": ("p.jpg", jpeg(), "image/jpeg")}
+    first = client.post("/api/ask", data={"text": "What is on the table?"}, files=picture).json()
+    session = first["session_id"]
+    client.post("/api/ask", data={"text": "Is it red?", "session_id": session})
+    other = client.post("/api/ask", data={"text": "Where am I?"}, files=picture).json()
+    assert other["session_id"] != session
+
+    def questions(session_id: str) -> list[str]:
+        return [e.question for e in service.sessions[session_id].assistant.conversation.exchanges]
+
+    assert questions(session) == ["What is on the table?", "Is it red?"]
+    assert questions(other["session_id"]) == ["Where am I?"]
+
+    assert client.post(f"/api/sessions/{session}/reset").json() == {"session_id": session, "reset": True}
+    assert questions(session) == []
+    assert client.get(first["audio_url"]).status_code == 404
+    assert questions(other["session_id"]) == ["Where am I?"]
+
+
+def test_sessions_expire_when_idle(base_config: Config, service: Service) -> None:
+    now = [0.0]
+    short = Service(service.assistant, base_config.server, clock=lambda: now[0])
+    first = short.session("kitchen")
+    assert short.session("kitchen") is first
+    now[0] += base_config.server.session_idle_s + 1
+    assert short.session("kitchen") is not first
+
+
+def test_infer_is_seed_compatible(client: TestClient, pictures: Path) -> None:
+    reply = client.post("/infer", json={"image_path": str(pictures / "scene.png"), "prompt": "What is this?"})
+    assert reply.status_code == 200, reply.text
+    assert list(reply.json()) == ["text"] and reply.json()["text"]
+    inline = {"image_base64": base64.b64encode(jpeg()).decode(), "prompt": "What is this?"}
+    assert client.post("/infer", json=inline).status_code == 200
+    upload = client.post("/infer", data={"prompt": "What is this?"}, files={"image": ("p.jpg", jpeg(), "image/jpeg")})
+    assert upload.status_code == 200 and upload.json()["text"]
+
+
+def test_infer_refuses_paths_outside_the_allowed_folders(client: TestClient, pictures: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.png"
+    cv2.imwrite(str(outside), scene(3))
+    link = pictures / "link.png"
+    link.symlink_to(outside)
+    try:
+        escapes = [str(pictures / ".." / outside.parent.name / "outside.png"), str(outside), str(link), "/etc/passwd"]
+        escapes.append(os.path.relpath(outside))
+        for path in escapes:
+            reply = client.post("/infer", json={"image_path": path, "prompt": "What is this?"})
+            assert reply.status_code == 403, (path, reply.text)
+            assert "outside the folders" in reply.json()["error"]
+    finally:
+        link.unlink()
+    missing = client.post("/infer", json={"image_path": str(pictures / "none.png"), "prompt": "What?"})
+    assert missing.status_code == 404
+
+
+def test_bad_input_gets_a_sentence_and_never_a_500(client: TestClient, silent_wav: Path) -> None:
+    not_image = {"image": ("p.jpg", b"this is not a picture", "image/jpeg")}
+    huge = np.zeros((1500, 1500, 3), np.uint8)
+    cases = [
+        (client.post("/api/ask", data={"text": "What is it?"}, files=not_image), 400, "not an image"),
+        (client.post("/api/ask", files={"audio": ("q.wav", b"RIFF....garbage", "audio/wav")}), 400, "not audio"),
+        (client.post("/api/ask", data={"text": "   "}), 400, "no question"),
+        (client.post("/api/ask", data={"text": "Hi", "session_id": "../../etc"}), 400, "session_id"),
+        (client.post("/api/ask", data={"text": "Hi", "detail": "verbose"}), 400, "brief"),
+        (client.post("/api/ask", data={"text": "Hi", "speech_rate": "9"}), 400, "speech_rate"),
+        (client.post("/api/ask", data={"text": "Hi", "speech_rate": "fast"}), 422, "speech_rate"),
+        (client.post("/infer", json={"prompt": "", "image_base64": base64.b64encode(jpeg()).decode()}), 400, "empty"),
+        (client.post("/infer", json={"prompt": "Hi", "image_base64": "%%%"}), 400, "base64"),
+        (client.post("/infer", content=b"[1, 2", headers={"content-type": "application/json"}), 400, "not valid"),
+        (client.post("/infer", json={"prompt": "x" * 3_000_000}), 413, "too large"),
+        (client.post("/api/ask", data={"text": "What?"}, files={"image": ("h.png", cv2.imencode(".png", huge)[1].tobytes())}), 413, "too large"),  # noqa: E501
+        (client.post("/api/sessions/nobody/reset"), 404, "no such session"),
+        (client.get("/api/nothing-here"), 404, "nothing here"),
+        (client.post("/api/ask", data={"text": "Hi"}, files={"audio": ("q.wav", silent_wav.read_bytes())}), 200, ""),
+    ]
+    for reply, status, words in cases:
+        assert reply.status_code == status, (status, reply.text)
+        if words:
+            assert words in reply.json()["error"].lower(), reply.json()
+
+
+def test_a_question_with_nothing_heard_is_a_422_with_speech(client: TestClient, silent_wav: Path) -> None:
+    reply = client.post("/api/ask", files={"audio": ("q.wav", silent_wav.read_bytes(), "audio/wav")})
+    assert reply.status_code == 422
+    body = reply.json()
+    assert body["error"] == "I didn't hear a question."
+    assert wav_seconds(client.get(body["audio_url"]).content) > 0.3
+
+
+def test_a_recording_over_the_cap_is_refused(client: TestClient, speak: Callable[..., Path]) -> None:
+    long = speak("This question goes on and on. " * 8, "long.wav")
+    reply = client.post("/api/ask", files={"audio": ("long.wav", long.read_bytes(), "audio/wav")})
+    assert reply.status_code == 413
+    assert "seconds long" in reply.json()["error"]
+
+
+def test_a_full_queue_answers_503_with_retry_after(base_config: Config, service: Service) -> None:
+    limits = base_config.server.__class__(max_queue=1, request_timeout_s=0.5)
+    busy = Service(service.assistant, limits)
+    busy.start()
+    gate = threading.Event()
+    try:
+        busy.submit(lambda control: gate.wait(10))  # the worker takes this one
+        time.sleep(0.1)
+        busy.submit(lambda control: None)  # and this one fills the queue
+        client = TestClient(create_app(busy))
+        reply = client.post("/api/ask", data={"text": "What is it?"})
+        assert reply.status_code == 503
+        assert int(reply.headers["retry-after"]) >= 1
+        assert "busy" in reply.json()["error"]
+        assert client.get("/api/health").json()["queue"] == {"waiting": 1, "capacity": 1}
+    finally:
+        gate.set()
+        busy.stop()
+
+
+def test_a_request_past_its_time_gets_504(base_config: Config, service: Service) -> None:
+    limits = base_config.server.__class__(max_queue=2, request_timeout_s=0.3)
+    slow = Service(service.assistant, limits)
+    slow.start()
+    gate = threading.Event()
+    try:
+        slow.submit(lambda control: gate.wait(10))
+        reply = TestClient(create_app(slow)).post("/api/ask", data={"text": "What is it?"})
+        assert reply.status_code == 504
+        assert "longer than 0.3 seconds" in reply.json()["error"]
+    finally:
+        gate.set()
+        slow.stop()
+
+
+def test_token_is_checked_on_every_request(service: Service) -> None:
+    client = TestClient(create_app(service, token="s3cret"))
+    assert client.get("/api/health").status_code == 401
+    assert client.get("/").status_code == 401
+    assert client.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/?token=s3cret").status_code == 200
+    assert "token" in client.post("/infer", json={"prompt": "Hi"}).json()["error"]
+
+
+def test_openapi_and_docs_are_served(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/infer", "/api/ask", "/api/health", "/api/sessions/{session_id}/reset"} <= set(schema["paths"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "POST /api/ask" in docs.text and "<script" not in docs.text
+
+
+def test_serving_on_every_address_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    env = os.environ.pop("ASSISTANT_TOKEN", None)
+    try:
+        assert main(["serve", "--host", "0.0.0.0", "--port", "7999"]) == 1
+    finally:
+        if env is not None:
+            os.environ["ASSISTANT_TOKEN"] = env
+    assert "without a token" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_start_sh_serves_the_page(base_config: Config, tmp_path: Path) -> None:
+    port = free_port()
+    command = ["bash", str(PROJECT / "start.sh"), "--port", str(port)]
+    command += ["--model", base_config.vlm.model, "--mmproj", base_config.vlm.mmproj]
+    env = {**os.environ, "ASSISTANT_CONFIG": str(tmp_path / "none.toml")}
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        page = ""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "Hold to talk" in page and 'aria-live="polite"' in page
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Serving on http://127.0.0.1:{port}/" in output
