@@ -230,7 +230,7 @@ def test_infer_refuses_paths_outside_the_allowed_folders(client: TestClient, pic
 
 def test_bad_input_gets_a_sentence_and_never_a_500(client: TestClient, silent_wav: Path) -> None:
     not_image = {"image": ("p.jpg", b"this is not a picture", "image/jpeg")}
-    huge = np.zeros((1500, 1500, 3), np.uint8)
+    huge = {"image": ("h.png", cv2.imencode(".png", np.zeros((1500, 1500, 3), np.uint8))[1].tobytes())}
     cases = [
         (client.post("/api/ask", data={"text": "What is it?"}, files=not_image), 400, "not an image"),
         (client.post("/api/ask", files={"audio": ("q.wav", b"RIFF....garbage", "audio/wav")}), 400, "not audio"),
@@ -243,7 +243,7 @@ def test_bad_input_gets_a_sentence_and_never_a_500(client: TestClient, silent_wa
         (client.post("/infer", json={"prompt": "Hi", "image_base64": "%%%"}), 400, "base64"),
         (client.post("/infer", content=b"[1, 2", headers={"content-type": "application/json"}), 400, "not valid"),
         (client.post("/infer", json={"prompt": "x" * 3_000_000}), 413, "too large"),
-        (client.post("/api/ask", data={"text": "What?"}, files={"image": ("h.png", cv2.imencode(".png", huge)[1].tobytes())}), 413, "too large"),  # noqa: E501
+        (client.post("/api/ask", data={"text": "What?"}, files=huge), 413, "too large"),
         (client.post("/api/sessions/nobody/reset"), 404, "no such session"),
         (client.get("/api/nothing-here"), 404, "nothing here"),
         (client.post("/api/ask", data={"text": "Hi"}, files={"audio": ("q.wav", silent_wav.read_bytes())}), 200, ""),
