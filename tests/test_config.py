@@ -46,3 +46,9 @@ def test_every_setting_is_documented() -> None:
     assert any(line.startswith("vlm.n_ctx = 4096  # ") for line in lines)
     assert all("  # " in line and not line.endswith("# ") for line in lines)
     assert len(lines) >= 25
+
+
+def test_readme_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [line for line in describe_settings() if line not in readme]
+    assert missing == [], "README.md's settings list is out of date"
