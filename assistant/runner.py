@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import threading
 from collections.abc import Iterable
@@ -160,6 +161,7 @@ def serve(config: Config) -> int:
             "Set server.token in the config or ASSISTANT_TOKEN, or keep the default host 127.0.0.1.",
         )
     listening = _listen(server.host, server.port)
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed upload is answered, not logged
     say("Loading the models.")
     assistant = make_assistant(config, DiscardSink(), lambda kind, text: None)
     service = Service(assistant, server)

@@ -279,8 +279,8 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         sentence with its audio, then `done` (or `error`) with the whole reply."""
         audio_data = await audio.read() if audio is not None else None
         image_data = await image.read() if image is not None else None
-        session = service.session(session_id)
         question = await run_in_threadpool(service.question, text, audio_data, image_data, detail, speech_rate)
+        session = service.session(session_id)
         if "text/event-stream" in request.headers.get("accept", ""):
             events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
             future, control = service.ask(session, question, lambda name, data: events.put((name, data)))
