@@ -1,0 +1,178 @@
+"""A document read into JSON from the OCR layout alone: a table's rows and columns by geometry, or a form's fields.
+
+Every value is text the OCR read. A cell where it read something it was unsure of, or nothing, is null, and the
+spoken summary says so: nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.ocr import Reading, TextLine
+
+MAX_SPOKEN_ITEMS = 8
+"""The summary reads out this many rows; the JSON holds them all."""
+_FIELDS = re.compile(r"\b(fields?|form)\b")
+_FIELDS_ZH = ("字段", "表单", "填写")
+_COLON = re.compile(r"\s*[:：]\s*")
+
+
+@dataclass(frozen=True)
+class Document:
+    kind: str
+    """'table' (a list of rows), 'fields' (an object) or 'lines' (a list of strings)."""
+    data: Any
+    unreadable: list[str] = field(default_factory=list)
+    """Where a value could not be read, in words ("row 3, Price")."""
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False)
+
+
+@dataclass
+class _Cell:
+    left: float
+    right: float
+    lines: list[TextLine]
+
+
+def _span(line: TextLine) -> tuple[float, float]:
+    left, _, right, _ = line.box
+    return float(left), float(right)
+
+
+def _columns(rows: list[list[TextLine]]) -> list[tuple[float, float]]:
+    """Column spans: the horizontal extents of cells merged where they overlap, across the table's rows."""
+    spans = sorted(_span(line) for row in rows for line in row)
+    columns: list[list[float]] = []
+    for left, right in spans:
+        if columns and left < columns[-1][1]:
+            columns[-1][1] = max(columns[-1][1], right)
+        else:
+            columns.append([left, right])
+    return [(left, right) for left, right in columns]
+
+
+def _column_of(line: TextLine, columns: list[tuple[float, float]]) -> int:
+    left, right = _span(line)
+    overlaps = [min(right, c_right) - max(left, c_left) for c_left, c_right in columns]
+    return max(range(len(columns)), key=lambda i: overlaps[i])
+
+
+def table(reading: Reading) -> Document:
+    """Rows with two or more cells make the table; a first row without digits is its header.
+
+    Where the OCR saw text but was unsure of it, or saw nothing, the cell is null."""
+    rows = [list(row) for row in reading.rows if len(row) >= 2]
+    if len(rows) < 2:
+        return fields(reading)
+    columns = _columns(rows)
+    top, bottom = min(line.box[1] for line in rows[0]), max(line.box[3] for line in rows[-1])
+    doubtful = [line for line in reading.unsure if top <= line.centre_y <= bottom]
+    grid: list[list[str | None]] = []
+    for row in rows:
+        cells: list[list[str]] = [[] for _ in columns]
+        for line in row:
+            cells[_column_of(line, columns)].append(line.text.strip())
+        grid.append([" ".join(cell) if cell else None for cell in cells])
+    header: list[str] | None = None
+    if not any(re.search(r"\d", cell or "") for cell in grid[0]) and all(grid[0]):
+        header = _keys([str(cell) for cell in grid[0]])
+        grid = grid[1:]
+        rows = rows[1:]
+    for index, row in enumerate(rows):
+        row_top, row_bottom = min(line.box[1] for line in row), max(line.box[3] for line in row)
+        for line in doubtful:
+            if row_top <= line.centre_y <= row_bottom:
+                grid[index][_column_of(line, columns)] = None
+    unreadable = [
+        f"row {r + 1}, {header[c] if header else f'column {c + 1}'}"
+        for r, cells in enumerate(grid)
+        for c, cell in enumerate(cells)
+        if cell is None
+    ]
+    data: list[Any] = [dict(zip(header, cells, strict=True)) for cells in grid] if header else grid
+    return Document("table", data, unreadable)
+
+
+def _keys(names: list[str]) -> list[str]:
+    keys: list[str] = []
+    for index, name in enumerate(names):
+        key = name.strip().rstrip(":：").strip() or f"column {index + 1}"
+        keys.append(key if key not in keys else f"{key} {index + 1}")
+    return keys
+
+
+def fields(reading: Reading) -> Document:
+    """'Name: value' lines, or rows of two cells, as an object; plain lines when there are none."""
+    data: dict[str, str | None] = {}
+    for row in reading.rows:
+        texts = [line.text.strip() for line in row]
+        joined = " ".join(texts)
+        if _COLON.search(joined):
+            key, value = _COLON.split(joined, maxsplit=1)
+        elif len(texts) == 2:
+            key, value = texts
+        else:
+            continue
+        if key:
+            data[_keys([*data, key])[-1]] = value or None
+    if not data:
+        return Document("lines", [" ".join(line.text for line in row) for row in reading.rows])
+    unreadable = [key for key, value in data.items() if value is None]
+    return Document("fields", data, unreadable)
+
+
+def extract(reading: Reading, question: str) -> Document:
+    """The document the question asks for: its fields, or else its table."""
+    if _FIELDS.search(question.lower()) or any(word in question for word in _FIELDS_ZH):
+        return fields(reading)
+    return table(reading)
+
+
+def summary(document: Document, chinese: bool = False) -> str:
+    """A short spoken account: how many items, the first few, and what could not be read."""
+    data = document.data
+    if document.kind == "lines":
+        count = len(data)
+        return f"{count}行文字：" + "；".join(data[:MAX_SPOKEN_ITEMS]) if chinese else _counted(count, "line", data)
+    if document.kind == "fields":
+        parts = [
+            f"{key}{'：' if chinese else ': '}{value if value is not None else _unread(chinese)}"
+            for key, value in data.items()
+        ]
+        text = (
+            f"{len(parts)}个字段：" + "；".join(parts[:MAX_SPOKEN_ITEMS])
+            if chinese
+            else _counted(len(parts), "field", parts)
+        )
+        return text + "。" if chinese else text + "."
+    items = [
+        ", ".join(_value(cell, chinese) for cell in (row.values() if isinstance(row, dict) else row)) for row in data
+    ]
+    if chinese:
+        return f"{len(items)}项：" + "；".join(items[:MAX_SPOKEN_ITEMS]) + _more(len(items), chinese) + "。"
+    return _counted(len(items), "item", items) + "."
+
+
+def _counted(count: int, noun: str, parts: list[str]) -> str:
+    text = f"{count} {noun}{'' if count == 1 else 's'}: " + "; ".join(parts[:MAX_SPOKEN_ITEMS])
+    return text + _more(count, False)
+
+
+def _more(count: int, chinese: bool) -> str:
+    extra = count - MAX_SPOKEN_ITEMS
+    if extra <= 0:
+        return ""
+    return f"；还有{extra}项" if chinese else f"; and {extra} more"
+
+
+def _unread(chinese: bool) -> str:
+    return "看不清" if chinese else "unreadable"
+
+
+def _value(cell: str | None, chinese: bool) -> str:
+    return cell if cell is not None else _unread(chinese)
