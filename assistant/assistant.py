@@ -43,8 +43,10 @@ BRIEF_MAX_TOKENS = 48
 MORE_DETAIL_QUESTION = "Describe it again, in more detail."
 OCR_CONTEXT = "Text found in the image, exact: "
 """Put after the question when the picture has text, so the model answers from it rather than retyping pixels."""
-NEEDS_VLM = "For a full description I need the vision model."
-NEEDS_VLM_ZH = "要完整描述画面，需要视觉模型。"
+NEEDS_VLM = (
+    "A full description needs the vision model, which is not installed: run 'assistant models pull' when online."
+)
+NEEDS_VLM_ZH = "要完整描述画面，需要安装视觉模型。"
 LIGHT_MODE = "Light mode: the higher the tone, the brighter the light. Press the key again to stop."
 LIGHT_MODE_ZH = "光线模式：音调越高，光线越亮。再按一次键停止。"
 LIGHT_PIECE_S = 0.1
@@ -318,10 +320,11 @@ class Assistant:
             perception.light_sentence(checked.luminance, chinese),
             perception.colour_sentence(colour, chinese),
             perception.faces_sentence(faces, chinese),
-            NEEDS_VLM_ZH if chinese else NEEDS_VLM,
         ]
-        if self.vlm_problem is not None and not chinese:
-            parts.append(self.vlm_problem.spoken())
+        if chinese:
+            parts.append(NEEDS_VLM_ZH)
+        else:
+            parts.append(self.vlm_problem.spoken() if self.vlm_problem is not None else NEEDS_VLM)
         return "\n".join(parts)
 
     def _reply(self, turn: Turn, frame: Frame, text: str, released_at: float, control: TurnControl) -> None:
