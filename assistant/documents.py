@@ -63,15 +63,15 @@ def _column_of(line: TextLine, columns: list[tuple[float, float]]) -> int:
 
 
 def table(reading: Reading) -> Document:
-    """Rows with two or more cells make the table; a first row without digits is its header.
-
-    Where the OCR saw text but was unsure of it, or saw nothing, the cell is null."""
-    rows = [list(row) for row in reading.rows if len(row) >= 2]
-    if len(rows) < 2:
+    """The rows from the first to the last with two or more cells make the table, and those rows' cells its
+    columns; a first row without digits is its header. Where the OCR saw text but was unsure of it, or saw
+    nothing, the cell is null."""
+    all_rows = [list(row) for row in reading.rows]
+    full = [index for index, row in enumerate(all_rows) if len(row) + len(_within(reading.unsure, row)) >= 2]
+    if len(full) < 2:
         return fields(reading)
-    columns = _columns(rows)
-    top, bottom = min(line.box[1] for line in rows[0]), max(line.box[3] for line in rows[-1])
-    doubtful = [line for line in reading.unsure if top <= line.centre_y <= bottom]
+    columns = _columns([all_rows[index] for index in full])
+    rows = all_rows[full[0] : full[-1] + 1]
     grid: list[list[str | None]] = []
     for row in rows:
         cells: list[list[str]] = [[] for _ in columns]
@@ -84,10 +84,8 @@ def table(reading: Reading) -> Document:
         grid = grid[1:]
         rows = rows[1:]
     for index, row in enumerate(rows):
-        row_top, row_bottom = min(line.box[1] for line in row), max(line.box[3] for line in row)
-        for line in doubtful:
-            if row_top <= line.centre_y <= row_bottom:
-                grid[index][_column_of(line, columns)] = None
+        for line in _within(reading.unsure, row):
+            grid[index][_column_of(line, columns)] = None
     unreadable = [
         f"row {r + 1}, {header[c] if header else f'column {c + 1}'}"
         for r, cells in enumerate(grid)
@@ -96,6 +94,12 @@ def table(reading: Reading) -> Document:
     ]
     data: list[Any] = [dict(zip(header, cells, strict=True)) for cells in grid] if header else grid
     return Document("table", data, unreadable)
+
+
+def _within(lines: tuple[TextLine, ...], row: list[TextLine]) -> list[TextLine]:
+    """The lines whose centre is level with the row."""
+    top, bottom = min(line.box[1] for line in row), max(line.box[3] for line in row)
+    return [line for line in lines if top <= line.centre_y <= bottom]
 
 
 def _keys(names: list[str]) -> list[str]:
@@ -151,7 +155,11 @@ def summary(document: Document, chinese: bool = False) -> str:
         )
         return text + "。" if chinese else text + "."
     items = [
-        ", ".join(_value(cell, chinese) for cell in (row.values() if isinstance(row, dict) else row)) for row in data
+        ", ".join(
+            _value(cell, chinese, key)
+            for key, cell in (row.items() if isinstance(row, dict) else ((None, cell) for cell in row))
+        )
+        for row in data
     ]
     if chinese:
         return f"{len(items)}项：" + "；".join(items[:MAX_SPOKEN_ITEMS]) + _more(len(items), chinese) + "。"
@@ -174,5 +182,7 @@ def _unread(chinese: bool) -> str:
     return "看不清" if chinese else "unreadable"
 
 
-def _value(cell: str | None, chinese: bool) -> str:
-    return cell if cell is not None else _unread(chinese)
+def _value(cell: str | None, chinese: bool, key: str | None = None) -> str:
+    if cell is not None:
+        return cell
+    return f"{key}{_unread(chinese)}" if chinese and key else f"{key} {_unread(chinese)}" if key else _unread(chinese)
