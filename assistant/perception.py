@@ -21,6 +21,8 @@ class QualityLimits:
     """Mean luminance (0 to 1) below which the picture is too dark to read or describe."""
     bright: float = 0.92
     """Mean luminance above which the picture is washed out."""
+    clipped: float = 0.5
+    """The picture is washed out, too, when more than this share of it is pure white."""
     blur: float = 60.0
     """Variance of the Laplacian, on a 320-pixel-wide grey copy, below which the picture is blurred."""
 
@@ -55,8 +57,10 @@ def sharpness(image: np.ndarray) -> float:
 
 def quality(image: np.ndarray, limits: QualityLimits | None = None) -> Quality:
     limits = limits or QualityLimits()
-    light, sharp = luminance(image), sharpness(image)
-    return Quality(light, sharp, light < limits.dark, light > limits.bright, sharp < limits.blur)
+    grey = _small_grey(image)
+    light, sharp = luminance(grey), sharpness(grey)
+    washed = light > limits.bright or float((grey >= 254).mean()) > limits.clipped
+    return Quality(light, sharp, light < limits.dark, washed, sharp < limits.blur)
 
 
 def sharpest(images: Sequence[np.ndarray]) -> int:
