@@ -54,6 +54,8 @@ LIGHT_MODE_S = 60.0
 """Light mode stops by itself after this long with a live camera."""
 LIGHT_STILL_S = 2.0
 """With one still picture there is nothing to follow: the tone plays this long."""
+VERY_DARK = 0.04
+"""Below this mean brightness a colour is named with a warning that it may be wrong."""
 _LOCAL_ROUTES = {Route.READ, Route.DOCUMENT, Route.LIGHT, Route.COLOUR}
 _SIGHT = re.compile(
     r"\b(see|look|looks|looking|front|read|say|says|written|label|sign|colou?r|wearing|this|that|these|those|"
@@ -254,7 +256,7 @@ class Assistant:
         if channel is Route.COLOUR:
             colour = perception.dominant_colour(frame.image)
             reply = perception.colour_sentence(colour, chinese)
-            if checked.too_dark:
+            if checked.luminance < VERY_DARK:
                 reply = "太暗了，颜色可能不准。" + reply if chinese else f"It is very dark, so I may be wrong. {reply}"
             self._reply(turn, frame, reply, released_at, control)
             return

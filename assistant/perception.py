@@ -19,7 +19,7 @@ _SMALL = 320
 class QualityLimits:
     dark: float = 0.12
     """Mean luminance (0 to 1) below which the picture is too dark to read or describe."""
-    bright: float = 0.92
+    bright: float = 0.95
     """Mean luminance above which the picture is washed out."""
     clipped: float = 0.5
     """The picture is washed out, too, when more than this share of it is pure white."""

@@ -36,7 +36,7 @@ def render(
     canvas: tuple[int, int] = (1280, 720),
     font_path: Path | None = None,
     ink: int = 20,
-    paper: int = 250,
+    paper: int = 235,
 ) -> np.ndarray:
     """Dark text on light paper, BGR as a camera gives it."""
     image = Image.new("RGB", canvas, (paper, paper, paper))
