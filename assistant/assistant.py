@@ -513,7 +513,10 @@ class Assistant:
 
 def _for_speech(text: str) -> str:
     """Each line ends in a pause when spoken, as a sign's lines would be read; the words stay as written."""
-    return " ".join(line if line[-1] in ".!?。！？:：" else line + "." for line in text.splitlines() if line.strip())
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(
+        line if line[-1] in ".!?。！？:：" else line + ("。" if is_chinese(line) else ".") for line in lines
+    )
 
 
 def _image_placeholder(frame: Frame) -> dict[str, Any]:

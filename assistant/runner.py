@@ -64,7 +64,8 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
         camera_problem = e
     say("Loading the models.")
     assistant = make_assistant(config, sink, notify, settings_path)
-    assistant.camera = camera
+    # Light mode wants one frame per tone, without waiting for a burst.
+    assistant.camera = source if camera is not None else None
     interactive = not audio_in and audio_out is None
     for problem in (camera_problem, assistant.vlm_problem):
         if problem is not None:

@@ -283,3 +283,22 @@ def test_light_mode_without_any_picture_says_why(
     assistant, _ = _assistant(transcriber, synthesizer, reader, tmp_path)
     turn = assistant.answer_text("light mode", None)
     assert turn.error == "I can't see: there is no picture from the camera."
+
+
+def test_ask_reads_a_price_list_into_json_from_the_command_line(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli import main
+
+    image = tmp_path / "prices.png"
+    cv2.imwrite(str(image), _price_list().image)
+    log = tmp_path / "turns.jsonl"
+    code = main(
+        ["ask", "--config", str(config_file), "--text", "List the products and their prices."]
+        + ["--image", str(image), "--out", str(tmp_path / "answer.wav"), "--log-turns", str(log)]
+    )
+    assert code == 0
+    assert "3 items: Apple, $1.20; Bread, $2.50; Milk, $0.99." in capsys.readouterr().out
+    [turn] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert turn["document"] == [{"Product": p, "Price": c} for p, c in PRICES[1:]]
+    assert read_wav(tmp_path / "answer.wav").duration_s > 2
