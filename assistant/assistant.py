@@ -267,9 +267,10 @@ class Assistant:
         reading = None
         if self.reader is not None and (channel is not Route.SCENE or self.vlm is None):
             reading = self._read(turn, frame, chinese)
-        if channel is Route.READ or channel is Route.DOCUMENT:
-            if reading is None:
-                raise AssistantError("I can't read text: reading is turned off.", "Set ocr.enabled to true.")
+        text_only = channel is Route.READ or channel is Route.DOCUMENT
+        if text_only and reading is None and self.vlm is None:
+            raise AssistantError("I can't read text: reading is turned off.", "Set ocr.enabled to true.")
+        if text_only and reading is not None:
             self._reply(turn, frame, self._read_out(turn, reading, channel, chinese), released_at, control)
         elif self.vlm is None:
             self._reply(turn, frame, self._facts(turn, frame, reading, checked, chinese), released_at, control)

@@ -27,12 +27,13 @@ _LIGHT_ZH = ("灯开着", "灯亮", "灯关", "开灯了", "关灯了", "亮不�
 _COLOUR = re.compile(r"\b(what|which) colou?rs?\b|\bcolou?r (is|of)\b")
 _COLOUR_ZH = ("什么颜色", "哪种颜色", "颜色是", "的颜色")
 _DOCUMENT = re.compile(
-    r"\b(list|extract|tabulate|itemi[sz]e|json)\b|\b(the|all) (fields|columns|rows|table)\b|"
+    r"\b(list|extract|tabulate|itemi[sz]e|json)\b|\b(the|all|its) (fields|columns|rows)\b|"
     r"\bfill (in|out) the fields\b"
 )
 _DOCUMENT_ZH = ("列出", "列一下", "提取", "表格", "字段", "清单", "每一项")
 _READ = re.compile(
-    r"\bread\b|\bwhat does (it|this|that|the [\w ]+?) say\b|\bwhat('s| is) (written|on (it|this|the \w+))\b|"
+    r"\bread\b|\bwhat does (it|this|that|the [\w ]+?) say\b|\bwhat('s| is) written\b|"
+    r"\bwhat('s| is) on (it|this|that|the) (page|label|sign|screen|paper|note|card|letter|receipt|display)\b|"
     r"\bwhat (text|words)\b|\bwhat do(es)? (the|this|that) [\w ]*?(say|read)\b"
 )
 _READ_ZH = ("读", "念", "写的什么", "写了什么", "写着什么", "上面写", "什么字", "文字")

@@ -43,6 +43,8 @@ PHRASINGS = [
     ("Describe the room.", Route.SCENE),
     ("Is there a chair?", Route.SCENE),
     ("Is it the blue one?", Route.SCENE),
+    ("What is on the table?", Route.SCENE),
+    ("Put the cup on the table", Route.SCENE),
     ("我前面有什么？", Route.SCENE),
 ]
 

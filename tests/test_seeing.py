@@ -302,3 +302,20 @@ def test_ask_reads_a_price_list_into_json_from_the_command_line(
     [turn] = [json.loads(line) for line in log.read_text().splitlines()]
     assert turn["document"] == [{"Product": p, "Price": c} for p, c in PRICES[1:]]
     assert read_wav(tmp_path / "answer.wav").duration_s > 2
+
+
+def test_with_reading_turned_off_the_model_reads_or_the_user_hears_why(
+    tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, vision: LocalVisionChat
+) -> None:
+    sink = WavFileSink(tmp_path)
+    options = AnswerOptions(n_ctx=2048, temperature=0.0, max_tokens=12)
+    alone = Assistant(transcriber, synthesizer, sink, options=options)
+    assert alone.answer_text("Read this.", _price_list()).error == (
+        "I can't read text: reading is turned off. Set ocr.enabled to true."
+    )
+    facts = alone.answer_text("What is in front of me?", _sign_and_face())
+    assert facts.error is None and facts.answer.split("\n")[2] == "I see one face."
+    with_model = Assistant(transcriber, synthesizer, sink, vlm=vision, options=options)
+    turn = with_model.answer_text("Read this.", _price_list())
+    assert turn.error is None and turn.text_read is None
+    assert turn.messages[-1]["content"][-1]["text"] == "Read this."
