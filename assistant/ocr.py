@@ -58,9 +58,6 @@ class TextLine:
         (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.quad
         return max(1.0, (float(np.hypot(x3 - x0, y3 - y0)) + float(np.hypot(x2 - x1, y2 - y1))) / 2)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "score": round(self.score, 3), "box": list(self.box)}
-
 
 @dataclass(frozen=True)
 class TextBlock:
@@ -102,13 +99,6 @@ class Reading:
 
     def __bool__(self) -> bool:
         return bool(self.blocks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "blocks": [[line.to_dict() for line in block.lines] for block in self.blocks],
-            "size": [self.width, self.height],
-        }
 
 
 def keep(line: TextLine, width: int, height: int, min_score: float = MIN_SCORE) -> bool:

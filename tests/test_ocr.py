@@ -107,7 +107,7 @@ def test_photos_without_text_give_no_false_text(reader: TextReader, photo: str) 
 
 def test_an_empty_picture_gives_an_empty_reading(reader: TextReader) -> None:
     reading = reader.read(np.full((480, 640, 3), 255, np.uint8))
-    assert not reading and reading.lines == [] and reading.to_dict()["blocks"] == []
+    assert not reading and reading.lines == [] and reading.blocks == ()
 
 
 def test_text_at_an_edge_is_reported_with_the_edge(reader: TextReader) -> None:
