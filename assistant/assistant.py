@@ -275,6 +275,8 @@ class Assistant:
         elif self.vlm is None:
             self._reply(turn, frame, self._facts(turn, frame, reading, checked, chinese), released_at, control)
         else:
+            if channel is Route.TEXT and reading is not None and not reading:
+                turn.framing.append(perception.no_text_hint(chinese))
             if turn.framing:
                 self._speak_reply(" ".join(turn.framing), turn, released_at, control)
             question = turn.transcript

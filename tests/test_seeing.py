@@ -143,6 +143,21 @@ def test_a_question_about_text_gives_the_model_the_exact_text(
     assert turn.image_size == [1365, 768], "the model gets the small copy, OCR read the full picture"
 
 
+def test_a_question_about_text_with_no_text_in_view_says_so_then_asks_the_model(
+    tmp_path: Path,
+    transcriber: WhisperTranscriber,
+    synthesizer: PiperSynthesizer,
+    reader: TextReader,
+    vision: LocalVisionChat,
+) -> None:
+    assistant, sink = _assistant(transcriber, synthesizer, reader, tmp_path, vision)
+    turn = assistant.answer_text("How much is this?", Frame(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)))
+    assert turn.error is None and turn.route == "text"
+    assert turn.framing == ["I found no text. Hold the text facing the camera, about 30 centimetres away."]
+    assert sink.chunk_texts[0].startswith("I found no text.")
+    assert turn.messages[-1]["content"][-1]["text"] == "How much is this?", "no empty text context"
+
+
 def test_a_scene_question_goes_to_the_model_alone(
     tmp_path: Path,
     transcriber: WhisperTranscriber,
