@@ -137,52 +137,35 @@ def extract(reading: Reading, question: str) -> Document:
     return table(reading)
 
 
+_NOUNS = {"lines": ("line", "行文字"), "fields": ("field", "个字段"), "table": ("item", "项")}
+
+
 def summary(document: Document, chinese: bool = False) -> str:
     """A short spoken account: how many items, the first few, and what could not be read."""
     data = document.data
     if document.kind == "lines":
-        count = len(data)
-        return f"{count}行文字：" + "；".join(data[:MAX_SPOKEN_ITEMS]) if chinese else _counted(count, "line", data)
-    if document.kind == "fields":
-        parts = [
-            f"{key}{'：' if chinese else ': '}{value if value is not None else _unread(chinese)}"
-            for key, value in data.items()
-        ]
-        text = (
-            f"{len(parts)}个字段：" + "；".join(parts[:MAX_SPOKEN_ITEMS])
-            if chinese
-            else _counted(len(parts), "field", parts)
-        )
-        return text + "。" if chinese else text + "."
-    items = [
-        ", ".join(
-            _value(cell, chinese, key)
-            for key, cell in (row.items() if isinstance(row, dict) else ((None, cell) for cell in row))
-        )
-        for row in data
-    ]
+        parts = list(data)
+    elif document.kind == "fields":
+        parts = [f"{key}{'：' if chinese else ': '}{_value(value, chinese)}" for key, value in data.items()]
+    else:
+        rows = [row.items() if isinstance(row, dict) else [(None, cell) for cell in row] for row in data]
+        parts = [", ".join(_value(cell, chinese, key) for key, cell in row) for row in rows]
+    if not parts:
+        return "没有读到内容。" if chinese else "Nothing could be read."
+    english, zh = _NOUNS[document.kind]
+    shown = ("；" if chinese else "; ").join(parts[:MAX_SPOKEN_ITEMS])
+    extra = len(parts) - MAX_SPOKEN_ITEMS
     if chinese:
-        return f"{len(items)}项：" + "；".join(items[:MAX_SPOKEN_ITEMS]) + _more(len(items), chinese) + "。"
-    return _counted(len(items), "item", items) + "."
-
-
-def _counted(count: int, noun: str, parts: list[str]) -> str:
-    text = f"{count} {noun}{'' if count == 1 else 's'}: " + "; ".join(parts[:MAX_SPOKEN_ITEMS])
-    return text + _more(count, False)
-
-
-def _more(count: int, chinese: bool) -> str:
-    extra = count - MAX_SPOKEN_ITEMS
-    if extra <= 0:
-        return ""
-    return f"；还有{extra}项" if chinese else f"; and {extra} more"
-
-
-def _unread(chinese: bool) -> str:
-    return "看不清" if chinese else "unreadable"
+        return f"{len(parts)}{zh}：{shown}{f'；还有{extra}项' if extra > 0 else ''}。"
+    more = f"; and {extra} more" if extra > 0 else ""
+    return f"{len(parts)} {english}{'' if len(parts) == 1 else 's'}: {shown}{more}."
 
 
 def _value(cell: str | None, chinese: bool, key: str | None = None) -> str:
+    """The cell as read, or that it could not be read."""
     if cell is not None:
         return cell
-    return f"{key}{_unread(chinese)}" if chinese and key else f"{key} {_unread(chinese)}" if key else _unread(chinese)
+    unread = "看不清" if chinese else "unreadable"
+    if key is None:
+        return unread
+    return f"{key}{unread}" if chinese else f"{key} {unread}"

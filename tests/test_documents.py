@@ -118,3 +118,20 @@ def test_a_headerless_table_is_a_list_of_rows() -> None:
     assert _valid(document) == [["Tea", "1.50"], ["Cake", "2.75"]]
     assert summary(document, chinese=True) == "2项：Tea, 1.50；Cake, 2.75。"
     assert fields(layout(lines, 640, 480)).data == {"Tea": "1.50", "Cake": "2.75"}
+
+
+def test_a_long_table_is_summarised_by_its_first_rows_and_kept_whole() -> None:
+    lines = [
+        piece
+        for i in range(10)
+        for piece in (
+            _line(f"Item {i}", 0.99, 10, 10 + 50 * i, 120, 40 + 50 * i),
+            _line(f"{i}.00", 0.99, 300, 10 + 50 * i, 360, 40 + 50 * i),
+        )
+    ]
+    document = table(layout(lines, 640, 720))
+    assert len(_valid(document)) == 10
+    assert summary(document).startswith("10 items: Item 0, 0.00; Item 1, 1.00;")
+    assert summary(document).endswith("Item 7, 7.00; and 2 more.")
+    assert summary(document, chinese=True).endswith("；还有2项。")
+    assert summary(Document("lines", [])) == "Nothing could be read."
