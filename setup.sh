@@ -16,6 +16,8 @@ command -v make >/dev/null || missing+=(make)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # evdev, for the hardware button, compiles against these headers.
 [ -f /usr/include/linux/input.h ] || missing+=(linux-libc-dev)
+# The OCR tests render Chinese text with this font.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
 # The page's tests drive Debian's Chromium and inject axe-core from npm.

@@ -159,6 +159,26 @@ class ImageFileSource:
         pass
 
 
+class BurstSource:
+    """Several frames in a row from a source, and the sharpest of them: a hand-held camera shakes."""
+
+    def __init__(self, source: OpenCVCamera | VideoFileSource | ImageFileSource, count: int) -> None:
+        self.source = source
+        self.count = max(1, count)
+
+    def open(self) -> None:
+        self.source.open()
+
+    def grab(self) -> Frame:
+        from assistant.perception import sharpest
+
+        frames = [self.source.grab() for _ in range(self.count)]
+        return frames[sharpest([frame.image for frame in frames])]
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def frame_source(spec: str) -> OpenCVCamera | VideoFileSource | ImageFileSource:
     """A camera index ("0"), an image file, or a video file."""
     if spec.strip().isdigit():

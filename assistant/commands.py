@@ -35,11 +35,12 @@ COMMANDS = (
         ("new conversation", "forget that", "forget it", "start over", "reset", "新对话", "忘记", "重新开始"),
         "new conversation",
     ),
+    Command("light", ("light", "light mode", "light detector", "光线", "光线模式", "测光"), "light"),
     Command("save_settings", ("save settings", "remember this speed", "save my settings", "保存设置"), "save settings"),
     Command("help", ("help", "what can i say", "commands", "帮助", "我能说什么"), "help"),
 )
 
-HOTWORDS = "repeat, stop, slower, faster, more detail, shorter, new conversation, save settings, help"
+HOTWORDS = "repeat, stop, slower, faster, more detail, shorter, new conversation, light, save settings, help"
 """Biases whisper towards the command words, which a small model easily mishears when said alone."""
 
 _POLITE = re.compile(

@@ -58,6 +58,15 @@ class SttConfig:
 class CameraConfig:
     source: str = _doc("0", "Camera index, or a video or image file that stands in for the camera.")
     max_short_side: int = _doc(768, "Frames are downscaled so the short side is at most this many pixels.")
+    burst: int = _doc(5, "A camera gives this many frames in a row at each question, and the sharpest is used.")
+    dark: float = _doc(0.12, "Mean brightness (0 to 1) below which a picture is too dark to read or describe.")
+    blur: float = _doc(60.0, "Sharpness (variance of the Laplacian) below which a picture is called blurred.")
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    enabled: bool = _doc(True, "Read text with the bundled RapidOCR models: reading, documents, the model's context.")
+    min_score: float = _doc(0.6, "Text read with less confidence than this (0 to 1) is left out.")
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class Config:
     stt: SttConfig = field(default_factory=SttConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     vlm: VlmConfig = field(default_factory=VlmConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     log: LogConfig = field(default_factory=LogConfig)
     server: ServerConfig = field(default_factory=ServerConfig)

@@ -15,9 +15,12 @@ from assistant.tts import PiperSynthesizer
 from assistant.vlm import VISION_ARCHS, inspect_gguf
 
 NO_VLM = (
-    "none installed. Without one the assistant still listens, and says how to add one. "
+    "none installed. Without one the assistant still reads text aloud, reads documents into JSON, and says the "
+    "light level, the colour in the middle of the picture and how many faces it sees; for anything else it says "
+    "that a full description needs the vision model. "
     "When online, run 'assistant models pull', or place a model .gguf and its mmproj .gguf in {models_dir}."
 )
+READ_CHECK = "READ 42"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,23 @@ def _vlm(config: Config) -> Check:
     )
 
 
+def _ocr(config: Config) -> str:
+    """Reads a line it draws itself, so the engine and its bundled models are known to work."""
+    import cv2
+    import numpy as np
+
+    from assistant.ocr import TextReader
+
+    if not config.ocr.enabled:
+        raise AssistantError("turned off.", "Set ocr.enabled to true to read text.")
+    image = np.full((360, 480, 3), 255, np.uint8)
+    cv2.putText(image, READ_CHECK, (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (0, 0, 0), 3)
+    reading = TextReader(config.ocr.min_score).read(image)
+    if reading.text.replace(" ", "") != READ_CHECK.replace(" ", ""):
+        raise AssistantError(f"the OCR engine read {reading.text!r} instead of {READ_CHECK!r}.", "Run ./setup.sh.")
+    return f"RapidOCR with its bundled models, {reading.elapsed_ms:.0f} ms for a test line"
+
+
 def _portaudio() -> str:
     sd = import_sounddevice()
     return f"{sd.get_portaudio_version()[1]}, {len(sd.query_devices())} devices"
@@ -94,6 +114,7 @@ def run_checks(config: Config) -> list[Check]:
         _check("speech recognition", True, lambda: _whisper(config)),
         _check("voice", True, lambda: _voice(config)),
         _vlm(config),
+        _check("text reading", False, lambda: _ocr(config)),
         _check("sound library", True, _portaudio),
         _check("microphone", False, MicrophoneSource(audio.input_device).check),
         _check("speaker", False, SpeakerSink(audio.output_device).check),

@@ -19,6 +19,13 @@ def _tone(start_hz: float, end_hz: float, seconds: float, level: float) -> np.nd
     return (level * envelope * np.sin(phase)).astype(np.float32)
 
 
+def steady_tone(hz: float, seconds: float, level: float, phase: float = 0.0) -> tuple[np.ndarray, float]:
+    """A sine at `hz` that starts at `phase`; returns it and the phase to go on from, so that pieces played one
+    after another join without a click even when the pitch changes between them."""
+    phases = phase + 2 * np.pi * hz * np.arange(1, int(SAMPLE_RATE * seconds) + 1) / SAMPLE_RATE
+    return (level * np.sin(phases)).astype(np.float32), float(phases[-1] % (2 * np.pi))
+
+
 def _gap(seconds: float) -> np.ndarray:
     return np.zeros(int(SAMPLE_RATE * seconds), np.float32)
 

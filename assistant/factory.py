@@ -13,6 +13,8 @@ from assistant.errors import ModelError
 from assistant.interfaces import AudioSink
 from assistant.memory import Conversation
 from assistant.models import vlm_pair, voice_path, whisper_path
+from assistant.ocr import TextReader
+from assistant.perception import QualityLimits
 from assistant.stt import SttOptions, WhisperTranscriber
 from assistant.tts import PiperSynthesizer, SpeechOptions
 from assistant.turnlog import TurnLog
@@ -76,9 +78,11 @@ def make_assistant(config: Config, sink: AudioSink, notify: Notify, settings_pat
             max_short_side=config.camera.max_short_side,
             temperature=config.vlm.temperature,
             max_tokens=config.vlm.max_tokens,
+            quality=QualityLimits(dark=config.camera.dark, blur=config.camera.blur),
         ),
         notify=notify,
         vlm_problem=problem,
         settings_path=settings_path,
         earcons=Earcons(config.audio.earcon_volume, config.audio.earcons),
+        reader=TextReader(config.ocr.min_score) if config.ocr.enabled else None,
     )

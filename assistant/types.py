@@ -76,3 +76,11 @@ class Turn:
     messages: list[dict[str, Any]] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    route: str | None = None
+    """The channel that answered a question: read, document, text, light, colour or scene (assistant.routing)."""
+    text_read: str | None = None
+    """The text OCR read in the picture, when it was read."""
+    document: Any = None
+    """The document asked for, as JSON-ready data: a list of rows or an object of fields."""
+    framing: list[str] = field(default_factory=list)
+    """What was wrong with the picture (too dark, blurred, text cut off), as spoken."""

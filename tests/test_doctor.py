@@ -22,6 +22,7 @@ def test_all_required_parts_ready(config: Config, capsys: pytest.CaptureFixture[
     assert parts["voice"].endswith("(22050 Hz)")
     assert parts["vision model"].startswith("ok: vision model: tiny-random-qwen2.5-vl-test (Qwen2.5-VL)")
     assert parts["sound library"].startswith("ok: sound library: PortAudio")
+    assert parts["text reading"].startswith("ok: text reading: RapidOCR with its bundled models, ")
     assert parts["camera"] == (
         "not available: camera: I can't see: camera 57 is not connected. "
         "Plug a camera in, or set camera.source to another index or a file."
@@ -43,6 +44,7 @@ def test_no_vision_model_is_a_mode_not_a_failure(config: Config, capsys: pytest.
     code, parts = _lines(config.with_overrides({"vlm.model": "", "vlm.mmproj": ""}), capsys)
     assert code == 0
     assert parts["vision model"].startswith("not available: vision model: none installed.")
+    assert "reads text aloud" in parts["vision model"] and "how many faces" in parts["vision model"]
     assert "assistant models pull" in parts["vision model"]
 
 

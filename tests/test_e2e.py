@@ -120,7 +120,7 @@ def test_each_family_answers_a_typed_question_about_an_image(
     _assert_speech(out)
 
 
-def test_without_a_vision_model_it_listens_and_says_how_to_add_one(
+def test_without_a_vision_model_it_says_what_it_knows_and_how_to_add_one(
     tmp_path: Path, config_file: Path, question_wav: Path, video_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "turns.jsonl"
@@ -132,11 +132,13 @@ def test_without_a_vision_model_it_listens_and_says_how_to_add_one(
     assert code == 0
     printed = capsys.readouterr().out
     assert printed.count("You asked: What is in front of me?") == 2, "the loop goes on"
-    assert "no vision model is installed" in printed
+    assert printed.count("I can read: EXIT") == 2, "the sign in each frame is read"
+    assert "A full description needs the vision model" in printed
     assert "assistant models pull" in printed
     turns = _log(log)
     assert [t["messages"] for t in turns] == [[], []], "no VLM call"
-    assert all("no vision model" in t["error"] for t in turns)
+    assert [t["error"] for t in turns] == [None, None]
+    assert all(t["text_read"].startswith("EXIT") for t in turns)
     for wav in sorted((tmp_path / "answers").iterdir()):
         _assert_speech(wav)
 
