@@ -45,6 +45,7 @@ class InferRequest(BaseModel):
 
 class InferReply(BaseModel):
     text: str
+    document: Any = Field(None, description="For 'list the prices' or 'extract the fields': the JSON read.")
 
 
 class AskReply(BaseModel):
@@ -55,6 +56,10 @@ class AskReply(BaseModel):
     command: str | None
     interrupted: bool
     timings_ms: dict[str, float]
+    route: str | None = Field(None, description="What answered: read, document, text, light, colour or scene.")
+    text_read: str | None = Field(None, description="The text read in the picture, exactly, when it was read.")
+    document: Any = Field(None, description="The document asked for, whole: a list of rows or an object of fields.")
+    framing: list[str] = Field([], description="Hints about the picture: too dark, blurred, text cut off…")
     audio_url: str | None = Field(None, description="The spoken answer as a WAV, kept in memory with the session.")
     audio_base64: str | None = Field(None, description="The same WAV inline, when audio_inline was set.")
     error: str | None = None
@@ -222,6 +227,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     @app.post(
         "/infer",
         response_model=InferReply,
+        response_model_exclude_none=True,
         responses=_ERRORS,
         summary="The seed's API: a prompt about a picture, answered as text",
         openapi_extra={
@@ -256,7 +262,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         turn = await run_in_threadpool(service.wait, future, control)
         if turn.error:
             raise Unanswered(turn.error)
-        return InferReply(text=turn.answer)
+        return InferReply(text=turn.answer, document=turn.document)
 
     @app.post(
         "/api/ask",
@@ -349,6 +355,10 @@ def _reply_json(reply: Reply, audio_inline: bool) -> dict[str, Any]:
         command=turn.command,
         interrupted=turn.interrupted,
         timings_ms={name: round(ms, 1) for name, ms in turn.timings_ms.items()},
+        route=turn.route,
+        text_read=turn.text_read,
+        document=turn.document,
+        framing=turn.framing,
         audio_url=audio_url,
         audio_base64=base64.b64encode(reply.audio).decode("ascii") if audio_inline and reply.audio else None,
         error=turn.error,

@@ -387,6 +387,7 @@ class Service:
             "speech_recognition": {"state": "ready"},
             "speech": {"state": "ready", "sample_rate": assistant.synthesizer.sample_rate},
             "vision": vlm,
+            "text_reading": {"state": "ready" if assistant.reader is not None else "off"},
         }
         return {
             "status": "ok" if vlm["state"] == "ready" else "degraded",

@@ -22,6 +22,7 @@ import pytest
 from conftest import QUESTION
 from fastapi.testclient import TestClient
 from helpers import normalise, scene
+from renders import render
 
 from assistant.cli import main
 from assistant.config import Config
@@ -122,6 +123,7 @@ def test_health_reports_each_part(client: TestClient) -> None:
         "speech_recognition": "ready",
         "speech": "ready",
         "vision": "ready",
+        "text_reading": "ready",
     }
     assert health["queue"] == {"waiting": 0, "capacity": 4}
 
@@ -358,3 +360,16 @@ def test_start_sh_serves_the_page(base_config: Config, tmp_path: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"Serving on http://127.0.0.1:{port}/" in output
+
+
+def test_a_document_comes_back_whole(client: TestClient) -> None:
+    prices = [("Product", "Price"), ("Apple", "$1.20"), ("Bread", "$2.50"), ("Milk", "$0.99")]
+    pieces = [piece for i, (a, b) in enumerate(prices) for piece in ((a, 200, 150 + i * 100), (b, 800, 150 + i * 100))]
+    table = cv2.imencode(".png", render(pieces, 44, (1280, 720)))[1].tobytes()
+    question = {"text": "List the products and their prices."}
+    reply = client.post("/api/ask", data=question, files={"image": ("t.png", table, "image/png")}).json()
+    expected = [{"Product": product, "Price": price} for product, price in prices[1:]]
+    assert reply["route"] == "document" and reply["document"] == expected
+    assert reply["answer"] == "3 items: Apple, $1.20; Bread, $2.50; Milk, $0.99."
+    inline = {"prompt": question["text"], "image_base64": base64.b64encode(table).decode()}
+    assert client.post("/infer", json=inline).json() == {"text": reply["answer"], "document": expected}
