@@ -184,12 +184,12 @@ def prefix_reusing_handler_class() -> type:
             if n_cells > llama.n_ctx():
                 raise ValueError(f"Prompt exceeds n_ctx: {n_cells} > {llama.n_ctx()}")
 
-            kept, position = 0, 0
-            for held, wanted in zip(self._held(llama), units[:-1], strict=False):
-                if held != wanted:
-                    break
-                kept += 1
-                position += held.n_pos
+            held = self._held(llama)
+            kept = next(
+                (i for i, (a, b) in enumerate(zip(held, units[:-1], strict=False)) if a != b),
+                min(len(held), len(units) - 1),
+            )
+            position = sum(unit.n_pos for unit in units[:kept])
             if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
                 llama._ctx.kv_cache_clear()
                 kept, position = 0, 0
