@@ -198,7 +198,7 @@ class LocalVisionChat:
         logits at every step."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
-        if self.model_info.name.startswith("tiny-random-"):
+        if self.model_info.name.startswith(("tiny-random-", "random-")):
             _LOGGER.warning("%s holds random test weights: its answers are gibberish", model.name)
         if self.model_info.arch not in VISION_ARCHS:
             _LOGGER.warning("model architecture %s is not one this assistant was tested with", self.model_info.arch)
