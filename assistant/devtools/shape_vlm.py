@@ -30,6 +30,40 @@ from pathlib import Path
 import numpy as np
 
 from assistant.devtools.tiny_vlm import Shape, TinyVLMPair, write_mmproj_gguf, write_text_gguf
+from assistant.memory import SYSTEM_PROMPT
+
+# Qwen's real tokenizer reads a common English word as one token. Byte-level tokens alone would make
+# every prompt about four times as long, and its prefill four times as slow, so the vocabulary has a
+# merge path to each of these words, with and without its leading space.
+_COMMON_WORDS = (
+    "the be to of and a in that have I it for not on with he as you do at this but his by from they we say her "
+    "she or an will my one all would there their what so up out if about who get which go me when make can like "
+    "time no just him know take people into year your good some could them see other than then now look only "
+    "come its over think also back after use two how our work first well way even new want because any these "
+    "give day most us is are was were has had been being does did said left right front colour color blue red "
+    "green white black yellow table door sign read exit where which way steps arm length o'clock ahead behind "
+    "there here picture camera mug cup coffee newspaper handle towards nothing else stands half full folded "
+    "describe again more detail detailed please tell what's is it the one platform train street road bus"
+)
+
+
+def _word_merges() -> tuple[str, ...]:
+    """BPE merges that build each common word from its first character on, one character at a time."""
+    words = dict.fromkeys(
+        word.strip(".,:;'\"()")
+        for word in (*_COMMON_WORDS.split(), *SYSTEM_PROMPT.split())
+        if word.strip(".,:;'\"()").isascii()
+    )
+    merges: dict[str, None] = {}
+    for word in words:
+        if not word:
+            continue
+        forms = {"\u0120" + word, "\u0120" + word.capitalize(), word.capitalize()}  # \u0120 is the space byte
+        for form in sorted(forms):
+            for end in range(2, len(form) + 1):
+                merges[f"{form[: end - 1]} {form[end - 1]}"] = None
+    return tuple(merges)
+
 
 QWEN3_VL_2B = Shape(
     text_embd=2048,
@@ -47,6 +81,7 @@ QWEN3_VL_2B = Shape(
     rope_sections=(24, 20, 20, 0),
     vocab_size=151936,
     tied_head=True,
+    merges=_word_merges(),
     context=262144,
 )
 FAMILY = "qwen3-vl"

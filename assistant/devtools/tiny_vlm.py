@@ -53,6 +53,8 @@ class Shape:
     tied_head: bool = False
     """Use token_embd as the output head, as Qwen3-VL-2B does; else an output head that can only pick
     printable ASCII, so that answers never end and never hold a NUL byte."""
+    merges: tuple[str, ...] | None = None
+    """BPE merges, "a b" each; None takes a handful, enough to exercise BPE."""
     context: int = 4096
     merge: int = 2
     """merge x merge patches become one image token."""
@@ -256,7 +258,9 @@ def write_text_gguf(
         writer.add_num_deepstack_layers(len(shape.deepstack))
 
     byte_chars = _byte_to_unicode()
-    tokens = [*byte_chars.values(), *(merge.replace(" ", "") for merge in _MERGES)]
+    merges = _MERGES if shape.merges is None else shape.merges
+    tokens = [*byte_chars.values()]
+    tokens += [token for token in dict.fromkeys(merge.replace(" ", "") for merge in merges) if token not in tokens]
     # Padding up to the real vocabulary: normal tokens no merge reaches, so only sampling can pick them.
     tokens += [f"x{i}" for i in range(shape.vocab_size - len(tokens) - len(_CONTROL_TOKENS))]
     tokens += _CONTROL_TOKENS
@@ -265,7 +269,7 @@ def write_text_gguf(
     writer.add_tokenizer_pre("qwen2")
     writer.add_token_list(tokens)
     writer.add_token_types([gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.CONTROL] * len(_CONTROL_TOKENS))
-    writer.add_token_merges(list(_MERGES))
+    writer.add_token_merges(list(merges))
     writer.add_bos_token_id(tokens.index("<|endoftext|>"))
     writer.add_eos_token_id(tokens.index("<|im_end|>"))
     writer.add_pad_token_id(tokens.index("<|endoftext|>"))
