@@ -67,6 +67,7 @@ class VlmConfig:
     n_ctx: int = _doc(4096, "Context length in tokens; history is trimmed to fit with room for the answer.")
     n_threads: int = _doc(0, "CPU threads; 0 uses every core.")
     n_batch: int = _doc(512, "Prompt tokens evaluated per batch.")
+    n_ubatch: int = _doc(512, "Prompt tokens computed at once within a batch; at most n_batch.")
     use_mmap: bool = _doc(True, "Map the model file instead of reading it into memory.")
     seed: int = _doc(0, "Sampling seed, for repeatable answers.")
     temperature: float = _doc(-1.0, "Overrides every preset's temperature when 0 or more; -1 keeps the presets'.")
