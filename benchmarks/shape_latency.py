@@ -1,7 +1,7 @@
 """`latency.py --model-shape qwen3-vl-2b`: whole turns on a random-weight model of Qwen3-VL-2B's real size.
 
 Each round is one conversation through the real loop (whisper, the VLM, Piper, a WAV sink): a first
-turn, three follow-ups on the same frame, then a new frame. It runs twice over the same loaded model:
+turn, three follow-ups on the same frame, then a new frame. It runs two ways over the same loaded model, a round of each in turn:
 keeping the KV prefix and the pictures' embeddings between turns (as the assistant does), and from
 scratch (the KV cache and the embedding cache emptied before every turn, as llama-cpp-python's own
 handler does). Every round starts cold.
@@ -229,8 +229,10 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(tmp)
         wavs = _wavs(folder, config)
         parts: dict[str, Any] = {"frames": [_scene(0), _scene(1)]}
+        print(f"RSS before loading models: {_rss_mb():.0f} MB")
         for name, make in (("stt", make_transcriber), ("tts", make_synthesizer)):
             parts[name] = make(config)
+        print(f"RSS with whisper and the voice loaded: {_rss_mb():.0f} MB")
         vlm_config = config.vlm
         load_started = time.perf_counter()
         vlm = LocalVisionChat(
@@ -250,21 +252,28 @@ def run(args: argparse.Namespace) -> int:
             f"{args.rounds} rounds of {len(TURNS)} turns; answers of {args.answer_tokens} tokens"
         )
         parts["tts"].synthesize("Warming up.")
+        print(f"RSS with whisper, the voice and the VLM loaded: {_rss_mb():.0f} MB")
         results: dict[str, list[dict]] = {"kept prefix": [], "from scratch": []}
-        rss: dict[str, float] = {}
-        for label, fresh in (("kept prefix", False), ("from scratch", True)):
-            chat = SteeredChat(vlm, fresh)
-            for index in range(args.rounds):
-                rows = _round(parts, chat, folder / f"{label}-{index}", wavs, args.answer_tokens)
+        # Rounds of the two paths take turns, so that a busy spell on a shared machine hits both alike.
+        for index in range(args.rounds):
+            for label, fresh in (("kept prefix", False), ("from scratch", True)):
+                rows = _round(parts, SteeredChat(vlm, fresh), folder / f"{label}-{index}", wavs, args.answer_tokens)
                 for (kind, _, _), row in zip(TURNS, rows, strict=True):
                     results[label].append({**row, "kind": kind})
-                print(f"{label}, round {index + 1}: {time.perf_counter() - started:.0f} s so far", flush=True)
-            rss[label] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"round {index + 1}, {label}: {time.perf_counter() - started:.0f} s so far", flush=True)
         vlm.close()
-    return _report(results, rss, model_mb)
+    return _report(results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, model_mb)
 
 
-def _report(results: dict[str, list[dict]], rss: dict[str, float], model_mb: float) -> int:
+def _rss_mb() -> float:
+    """This process's resident memory now."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _report(results: dict[str, list[dict]], peak: float, model_mb: float) -> int:
     errors = [row["error"] for rows in results.values() for row in rows if row["error"]]
     print(f"errors: {len(errors)}{' ' + repr(errors[0]) if errors else ''}")
     kept, scratch = results["kept prefix"], results["from scratch"]
@@ -280,7 +289,7 @@ def _report(results: dict[str, list[dict]], rss: dict[str, float], model_mb: flo
             scratch_med = medians[("scratch", kind, stage)]
             ratio = medians[("kept", kind, stage)] / scratch_med if scratch_med else float("nan")
             print(line + f"{ratio:>8.2f}")
-    print(f"{'peak RSS (MB)':<43}{rss['kept prefix']:>12.0f}{'':>9}{rss['from scratch']:>16.0f}")
+    print(f"peak RSS of the process (both paths): {peak:.0f} MB")
 
     print("\ntargets (kept prefix):")
     first = medians[("kept", "first turn", "first_audio")]
@@ -298,7 +307,6 @@ def _report(results: dict[str, list[dict]], rss: dict[str, float], model_mb: flo
         f"  pipeline adds <= 10% to the sum of its stages (stt + model to first sentence + first speech chunk): "
         f"median {statistics.median(overheads) * 100:.1f}%, worst {worst * 100:.1f}%  {_met(worst <= 0.10)}"
     )
-    peak = max(rss.values())
     print(
         f"  peak RSS <= model files + 400 MB: {peak:.0f} MB <= {model_mb:.0f} + 400 MB  {_met(peak <= model_mb + 400)}"
         " (the files of the VLM pair, whisper and the voice, all in this process)"
