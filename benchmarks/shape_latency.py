@@ -1,10 +1,10 @@
 """`latency.py --model-shape qwen3-vl-2b`: whole turns on a random-weight model of Qwen3-VL-2B's real size.
 
 Each round is one conversation through the real loop (whisper, the VLM, Piper, a WAV sink): a first
-turn, three follow-ups on the same frame, then a new frame. It runs two ways over the same loaded model, a round of each in turn:
-keeping the KV prefix and the pictures' embeddings between turns (as the assistant does), and from
-scratch (the KV cache and the embedding cache emptied before every turn, as llama-cpp-python's own
-handler does). Every round starts cold.
+turn, three follow-ups on the same frame, then a new frame. Rounds go two ways over the same loaded
+model, in turn: keeping the KV prefix and the pictures' embeddings between turns (as the assistant
+does), and from scratch (the KV cache and the embedding cache emptied before every turn, as
+llama-cpp-python's own handler does). Every round starts cold.
 
 Random weights say nothing, so the answer is steered through the logits onto a fixed English answer,
 token by token: decoding costs what it costs for any answer, never stops early (no end-of-turn token
