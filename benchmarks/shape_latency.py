@@ -242,13 +242,15 @@ def run(args: argparse.Namespace) -> int:
             n_threads=vlm_config.n_threads,
             n_batch=vlm_config.n_batch,
             n_ubatch=vlm_config.n_ubatch,
+            use_mmap=not args.no_mmap,
             seed=vlm_config.seed,
         )
         print(f"load vlm: {(time.perf_counter() - load_started) * 1000:.0f} ms")
         threads = vlm_config.n_threads or usable_cores()
         print(
             f"{usable_cores()} cores; n_threads {threads}, n_batch {vlm_config.n_batch}, "
-            f"n_ubatch {min(vlm_config.n_ubatch, vlm_config.n_batch)}; model files {model_mb:.0f} MB; "
+            f"n_ubatch {min(vlm_config.n_ubatch, vlm_config.n_batch)}, mmap {not args.no_mmap}; "
+            f"model files {model_mb:.0f} MB; "
             f"{args.rounds} rounds of {len(TURNS)} turns; answers of {args.answer_tokens} tokens"
         )
         parts["tts"].synthesize("Warming up.")
@@ -331,6 +333,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="with --model-shape: n_threads, 0 for every core")
     parser.add_argument("--batch", type=int, default=Config().vlm.n_batch, help="with --model-shape: n_batch")
     parser.add_argument("--ubatch", type=int, default=Config().vlm.n_ubatch, help="with --model-shape: n_ubatch")
+    parser.add_argument(
+        "--no-mmap",
+        action="store_true",
+        help="with --model-shape: read the model into memory rather than map it; where llama.cpp repacks weights "
+        "for the CPU, the mapped file's pages otherwise count in RSS beside the repacked copy",
+    )
     parser.add_argument(
         "--models-out", type=Path, default=default_out_dir(), help="with --model-shape: where the pair is cached"
     )
