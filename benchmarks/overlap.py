@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
 
+from assistant.audio import WavFileSource
 from assistant.camera import frame_data_url
 from assistant.config import Config
 from assistant.devtools.shape_vlm import default_out_dir, write_shape_vlm
 from assistant.factory import make_synthesizer, make_transcriber
-from assistant.types import AudioClip, Frame
+from assistant.types import Frame
 from assistant.vlm import LocalVisionChat, usable_cores
 
 
@@ -36,7 +39,16 @@ def main() -> int:
     config = Config().with_overrides({"tts.noise_scale": 0.0, "tts.noise_w_scale": 0.0})
     synthesizer = make_synthesizer(config)
     speech = np.concatenate([c.samples for c in synthesizer.synthesize("What is written on the sign in front of me?")])
-    clip = AudioClip(speech, synthesizer.sample_rate)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "question.wav"
+        with wave.open(str(wav), "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(synthesizer.sample_rate)
+            f.writeframes((np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes())
+        source = WavFileSource([wav])
+        source.start()
+        clip = source.stop()  # at 16 kHz, as the microphone gives it
     transcriber = make_transcriber(config)
     vlm = LocalVisionChat(pair.model, pair.mmproj, n_ctx=2048)
     handler, mtmd = vlm.handler, vlm.handler._mtmd_cpp
