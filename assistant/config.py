@@ -65,7 +65,7 @@ class VlmConfig:
     model: str = _doc("", "Text model .gguf; empty picks the pair found in models_dir.")
     mmproj: str = _doc("", "Vision projector (mmproj) .gguf matching the model.")
     n_ctx: int = _doc(4096, "Context length in tokens; history is trimmed to fit with room for the answer.")
-    n_threads: int = _doc(0, "CPU threads; 0 uses every core.")
+    n_threads: int = _doc(0, "CPU threads; 0 uses one for each core this process may run on.")
     n_batch: int = _doc(512, "Prompt tokens evaluated per batch.")
     n_ubatch: int = _doc(512, "Prompt tokens computed at once within a batch; at most n_batch.")
     use_mmap: bool = _doc(True, "Map the model file instead of reading it into memory.")
