@@ -49,6 +49,7 @@ def make_vision_chat(config: Config) -> LocalVisionChat | None:
         n_ctx=vlm.n_ctx,
         n_threads=vlm.n_threads,
         n_batch=vlm.n_batch,
+        n_ubatch=vlm.n_ubatch,
         use_mmap=vlm.use_mmap,
         seed=vlm.seed,
         verbose=config.log.verbose,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -64,6 +65,14 @@ def inspect_gguf(path: Path, role: str) -> GgufInfo:
     return info
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _MTMD_LOG_CALLBACK: Any = None
 """Kept referenced: llama.cpp calls it for as long as the process lives."""
 
@@ -106,6 +115,19 @@ def _offline_handler_class() -> type:
 
         def count_tokens(self, llama: Any, messages: Any) -> int:
             """Tokens the prompt for `messages` takes, image tokens included, without evaluating it."""
+            mtmd = self._mtmd_cpp
+            chunks = self.tokenize_prompt(llama, messages)
+            try:
+                return sum(
+                    mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
+                    for i in range(mtmd.mtmd_input_chunks_size(chunks))
+                )
+            finally:
+                mtmd.mtmd_input_chunks_free(chunks)
+
+        def tokenize_prompt(self, llama: Any, messages: Any) -> Any:
+            """The prompt for `messages` as mtmd input chunks, which the caller frees. Each image chunk's id
+            is the sha256 of the picture's decoded pixels."""
             self._init_mtmd_context(llama)
             mtmd = self._mtmd_cpp
             marker = mtmd.mtmd_default_marker().decode("utf-8")
@@ -132,6 +154,10 @@ def _offline_handler_class() -> type:
             bitmaps = [self._create_bitmap_from_bytes(self.load_image(url)) for url in self.get_image_urls(messages)]
             chunks = mtmd.mtmd_input_chunks_init()
             try:
+                for bitmap in bitmaps:
+                    pixels = ctypes.string_at(mtmd.mtmd_bitmap_get_data(bitmap), mtmd.mtmd_bitmap_get_n_bytes(bitmap))
+                    size = f"{mtmd.mtmd_bitmap_get_nx(bitmap)}x{mtmd.mtmd_bitmap_get_ny(bitmap)}:"
+                    mtmd.mtmd_bitmap_set_id(bitmap, hashlib.sha256(size.encode() + pixels).hexdigest().encode())
                 data = text.encode("utf-8")
                 input_text = mtmd.mtmd_input_text()
                 input_text.text, input_text.text_len = data, len(data)
@@ -139,14 +165,13 @@ def _offline_handler_class() -> type:
                 array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
                 if mtmd.mtmd_tokenize(self.mtmd_ctx, chunks, ctypes.byref(input_text), array, len(bitmaps)) != 0:
                     raise BadInputError("The picture could not be prepared for the vision model.")
-                return sum(
-                    mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
-                    for i in range(mtmd.mtmd_input_chunks_size(chunks))
-                )
-            finally:
+            except BaseException:
                 mtmd.mtmd_input_chunks_free(chunks)
+                raise
+            finally:
                 for bitmap in bitmaps:
                     mtmd.mtmd_bitmap_free(bitmap)
+            return chunks
 
     return OfflineMTMDChatHandler
 
@@ -161,13 +186,19 @@ class LocalVisionChat:
         n_ctx: int = 4096,
         n_threads: int = 0,
         n_batch: int = 512,
+        n_ubatch: int = 512,
         use_mmap: bool = True,
         seed: int = 0,
         verbose: bool = False,
+        keep_prefix: bool = True,
+        logit_bias: dict[int, float] | None = None,
     ) -> None:
+        """keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only what is
+        new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those tokens'
+        logits at every step."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
-        if self.model_info.name.startswith("tiny-random-"):
+        if self.model_info.name.startswith(("tiny-random-", "random-")):
             _LOGGER.warning("%s holds random test weights: its answers are gibberish", model.name)
         if self.model_info.arch not in VISION_ARCHS:
             _LOGGER.warning("model architecture %s is not one this assistant was tested with", self.model_info.arch)
@@ -179,9 +210,15 @@ class LocalVisionChat:
             ) from e
         self.seed = seed
         self.n_ctx = n_ctx
+        self.logit_bias = logit_bias
         _route_mtmd_logs()
-        handler = _offline_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
-        threads = n_threads or (os.cpu_count() or 1)
+        if keep_prefix:
+            from assistant.mtmd_chat import prefix_reusing_handler_class
+
+            handler = prefix_reusing_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
+        else:
+            handler = _offline_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
+        threads = n_threads or usable_cores()
         try:
             self.llm: Any = Llama(
                 model_path=str(model),
@@ -190,6 +227,7 @@ class LocalVisionChat:
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_batch=n_batch,
+                n_ubatch=min(n_ubatch, n_batch),
                 use_mmap=use_mmap,
                 seed=seed,
                 verbose=verbose,
@@ -226,6 +264,7 @@ class LocalVisionChat:
                 max_tokens=preset.max_tokens,
                 repeat_penalty=preset.repeat_penalty,
                 seed=self.seed,
+                logit_bias=self.logit_bias,
             )
             for chunk in chunks:
                 piece = chunk["choices"][0]["delta"].get("content")

@@ -11,6 +11,11 @@ Three runs over the same models, in one process:
 
 Without --model it writes the tiny random-weight test pair: its timings show the pipeline's own costs,
 not what a real vision model costs.
+
+    .venv/bin/python benchmarks/latency.py --model-shape qwen3-vl-2b [--scale 1.0] [--rounds 2]
+
+instead runs conversations on a random-weight model of Qwen3-VL-2B's real size, keeping the KV prefix
+between turns against evaluating every turn from scratch (see shape_latency.py).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import shape_latency  # beside this script
 
 from assistant.assistant import AnswerOptions, Assistant, TurnControl
 from assistant.audio import WavFileSink, WavFileSource
@@ -156,7 +162,10 @@ def main() -> int:
         help="also run scripted English sentences at this many ms a word, about a 2B model's pace on a laptop "
         "CPU (0 skips it): the tiny model's gibberish has no sentence ends, which hides what streaming is for",
     )
+    shape_latency.add_arguments(parser)
     args = parser.parse_args()
+    if args.model_shape:
+        return shape_latency.run(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

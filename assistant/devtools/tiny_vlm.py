@@ -12,6 +12,7 @@ of the model and the mmproj, one per line. The same seed always gives the same b
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,27 +21,63 @@ import numpy as np
 
 FAMILIES = ("qwen2.5-vl", "qwen3-vl")
 
-# Text model: head_dim 16, so the M-RoPE sections sum to 8.
-TEXT_EMBD = 64
-TEXT_LAYERS = 2
-TEXT_HEADS = 4
-TEXT_KV_HEADS = 2
-TEXT_FF = 128
-TEXT_CONTEXT = 4096
-HEAD_DIM = TEXT_EMBD // TEXT_HEADS
 RMS_EPS = 1e-6
-
-# Vision tower. VISION_FF must differ from VISION_EMBD: clip.cpp swaps ffn up/down of Qwen2(.5)-VL
-# towers whose ffn_down has VISION_EMBD inputs, taking them for a legacy export.
-VISION_EMBD = 32
-VISION_LAYERS = 4
-VISION_HEADS = 2
-VISION_FF = 64
-MERGE = 2  # 2x2 patches become one image token
-MERGED_EMBD = VISION_EMBD * MERGE * MERGE
-GRID = 8  # clip.vision.image_size is GRID patches a side
-
 INIT_STD = 0.02
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The sizes of a text model and its vision tower."""
+
+    text_embd: int
+    text_layers: int
+    text_heads: int
+    text_kv_heads: int
+    head_dim: int
+    text_ff: int
+    vision_embd: int
+    vision_layers: int
+    vision_heads: int
+    vision_ff: int
+    """Must differ from vision_embd: clip.cpp swaps ffn up/down of Qwen2(.5)-VL towers whose ffn_down
+    has vision_embd inputs, taking them for a legacy export."""
+    grid: int
+    """clip.vision.image_size is this many patches a side."""
+    deepstack: tuple[int, ...]
+    """Qwen3-VL's vision blocks whose output also feeds the text model. Fewer than the text layers: one
+    reaching the last text layer, whose rows llama.cpp cuts down to the outputs, fails a GGML_ASSERT."""
+    rope_sections: tuple[int, int, int, int] | None = None
+    """M-RoPE sections, summing to head_dim / 2; None takes the family's, made for head_dim 16."""
+    vocab_size: int = 0
+    """Pad the vocabulary with unused tokens up to this size; 0 keeps just the tokens the tokenizer needs."""
+    tied_head: bool = False
+    """Use token_embd as the output head, as Qwen3-VL-2B does; else an output head that can only pick
+    printable ASCII, so that answers never end and never hold a NUL byte."""
+    merges: tuple[str, ...] | None = None
+    """BPE merges, "a b" each; None takes a handful, enough to exercise BPE."""
+    context: int = 4096
+    merge: int = 2
+    """merge x merge patches become one image token."""
+
+    @property
+    def merged_embd(self) -> int:
+        return self.vision_embd * self.merge * self.merge
+
+
+TINY = Shape(
+    text_embd=64,
+    text_layers=2,
+    text_heads=4,
+    text_kv_heads=2,
+    head_dim=16,
+    text_ff=128,
+    vision_embd=32,
+    vision_layers=4,
+    vision_heads=2,
+    vision_ff=64,
+    grid=8,
+    deepstack=(1,),
+)
 # Output-head scale: spreads the logits (std about 4) so that sampling, too, keeps to the tokens it allows.
 HEAD_STD = 0.5
 
@@ -104,7 +141,6 @@ class _Family:
     patch_size: int
     image_mean: tuple[float, float, float]
     image_std: tuple[float, float, float]
-    deepstack: tuple[int, ...]  # vision blocks whose output also feeds the text model
 
 
 _OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -119,7 +155,6 @@ _FAMILY_SPECS = {
         patch_size=14,
         image_mean=_OPENAI_CLIP_MEAN,
         image_std=_OPENAI_CLIP_STD,
-        deepstack=(),
     ),
     "qwen3-vl": _Family(
         text_arch=gguf.MODEL_ARCH.QWEN3VL,
@@ -129,9 +164,6 @@ _FAMILY_SPECS = {
         patch_size=16,
         image_mean=(0.5, 0.5, 0.5),
         image_std=(0.5, 0.5, 0.5),
-        # Fewer deepstack layers than text layers: one reaching the last text layer, whose rows llama.cpp
-        # cuts down to the outputs, fails a GGML_ASSERT and aborts the process.
-        deepstack=(1,),
     ),
 }
 
@@ -141,22 +173,32 @@ def _name(tensor: gguf.MODEL_TENSOR, suffix: str = "weight", bid: int | None = N
 
 
 class _Tensors:
-    """Named tensors in insertion order, drawn from one seeded generator."""
+    """Named tensors in insertion order, drawn from one seeded generator as they are written, so that a
+    full-size model never needs to be held in memory at once."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
-        self.items: dict[str, np.ndarray] = {}
+        self.items: dict[str, tuple[tuple[int, ...], type, Callable[[], np.ndarray]]] = {}
 
-    def random(self, name: str, *shape: int, f32: bool = False, std: float = INIT_STD) -> None:
-        data = self._rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    def random(
+        self, name: str, *shape: int, f32: bool = False, std: float = INIT_STD, zero_rows: list[bool] | None = None
+    ) -> None:
         # As in the converter's f16 output: matrices in F16, vectors and forced tensors in F32.
-        self.items[name] = data if f32 or len(shape) == 1 else data.astype(np.float16)
+        dtype = np.float32 if f32 or len(shape) == 1 else np.float16
+
+        def make() -> np.ndarray:
+            data = (self._rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(dtype)
+            if zero_rows is not None:
+                data[zero_rows] = 0
+            return data
+
+        self.items[name] = (shape, dtype, make)
 
     def ones(self, name: str, size: int) -> None:
-        self.items[name] = np.ones(size, dtype=np.float32)
+        self.items[name] = ((size,), np.float32, lambda: np.ones(size, dtype=np.float32))
 
     def zeros(self, name: str, size: int) -> None:
-        self.items[name] = np.zeros(size, dtype=np.float32)
+        self.items[name] = ((size,), np.float32, lambda: np.zeros(size, dtype=np.float32))
 
     def linear(self, tensor: gguf.MODEL_TENSOR, n_in: int, n_out: int, bid: int | None = None) -> None:
         """A weight of n_out rows by n_in columns (ggml ne = [n_in, n_out]) and its bias."""
@@ -176,49 +218,58 @@ def _byte_to_unicode() -> dict[int, str]:
 
 
 def _write(writer: gguf.GGUFWriter, tensors: _Tensors) -> None:
-    for name, data in tensors.items.items():
-        writer.add_tensor(name, data)
+    for name, (shape, dtype, _) in tensors.items.items():
+        writer.add_tensor_info(name, shape, np.dtype(dtype), int(np.prod(shape)) * np.dtype(dtype).itemsize)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
+    writer.write_ti_data_to_file()
+    for _, _, make in tensors.items.values():
+        writer.write_tensor_data(make())
     writer.close()
 
 
-def _add_general(writer: gguf.GGUFWriter, family: str, gguf_type: str) -> None:
+def _add_general(writer: gguf.GGUFWriter, name: str, description: str, gguf_type: str) -> None:
     writer.add_type(gguf_type)
-    writer.add_name(f"tiny-random-{family}-test")
-    writer.add_description(
-        f"Random test weights in the {family} layout for software tests; not a real model, its output is gibberish."
-    )
+    writer.add_name(name)
+    writer.add_description(description)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
 
 
-def _write_text(path: Path, family: str, spec: _Family, rng: np.random.Generator) -> None:
+def write_text_gguf(
+    path: Path, family: str, shape: Shape, rng: np.random.Generator, name: str, description: str
+) -> None:
+    """A random-weight text model of `family` with `shape`'s sizes."""
+    spec = _FAMILY_SPECS[family]
     writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[spec.text_arch])
-    _add_general(writer, family, gguf.GGUFType.MODEL)
-    writer.add_context_length(TEXT_CONTEXT)
-    writer.add_embedding_length(TEXT_EMBD)
-    writer.add_block_count(TEXT_LAYERS)
-    writer.add_feed_forward_length(TEXT_FF)
-    writer.add_head_count(TEXT_HEADS)
-    writer.add_head_count_kv(TEXT_KV_HEADS)
+    _add_general(writer, name, description, gguf.GGUFType.MODEL)
+    writer.add_context_length(shape.context)
+    writer.add_embedding_length(shape.text_embd)
+    writer.add_block_count(shape.text_layers)
+    writer.add_feed_forward_length(shape.text_ff)
+    writer.add_head_count(shape.text_heads)
+    writer.add_head_count_kv(shape.text_kv_heads)
     writer.add_rope_freq_base(spec.rope_theta)
-    writer.add_rope_dimension_sections(list(spec.rope_sections))
+    writer.add_rope_dimension_sections(list(shape.rope_sections or spec.rope_sections))
     writer.add_layer_norm_rms_eps(RMS_EPS)
     qwen3 = spec.text_arch == gguf.MODEL_ARCH.QWEN3VL
     if qwen3:
-        writer.add_key_length(HEAD_DIM)
-        writer.add_value_length(HEAD_DIM)
-        writer.add_num_deepstack_layers(len(spec.deepstack))
+        writer.add_key_length(shape.head_dim)
+        writer.add_value_length(shape.head_dim)
+        writer.add_num_deepstack_layers(len(shape.deepstack))
 
     byte_chars = _byte_to_unicode()
-    tokens = [*byte_chars.values(), *(merge.replace(" ", "") for merge in _MERGES), *_CONTROL_TOKENS]
+    merges = _MERGES if shape.merges is None else shape.merges
+    tokens = [*byte_chars.values()]
+    tokens += [token for token in dict.fromkeys(merge.replace(" ", "") for merge in merges) if token not in tokens]
+    # Padding up to the real vocabulary: normal tokens no merge reaches, so only sampling can pick them.
+    tokens += [f"x{i}" for i in range(shape.vocab_size - len(tokens) - len(_CONTROL_TOKENS))]
+    tokens += _CONTROL_TOKENS
     n_normal = len(tokens) - len(_CONTROL_TOKENS)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("qwen2")
     writer.add_token_list(tokens)
     writer.add_token_types([gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.CONTROL] * len(_CONTROL_TOKENS))
-    writer.add_token_merges(list(_MERGES))
+    writer.add_token_merges(list(merges))
     writer.add_bos_token_id(tokens.index("<|endoftext|>"))
     writer.add_eos_token_id(tokens.index("<|im_end|>"))
     writer.add_pad_token_id(tokens.index("<|endoftext|>"))
@@ -226,58 +277,62 @@ def _write_text(path: Path, family: str, spec: _Family, rng: np.random.Generator
     writer.add_chat_template(CHAT_TEMPLATE)
 
     t = _Tensors(rng)
-    kv_dim = TEXT_KV_HEADS * HEAD_DIM
-    t.random(_name(gguf.MODEL_TENSOR.TOKEN_EMBD), len(tokens), TEXT_EMBD)
-    t.ones(_name(gguf.MODEL_TENSOR.OUTPUT_NORM), TEXT_EMBD)
-    # An untied output head (tied to token_embd, random weights just echo the last prompt token) that can
-    # only pick tokens of printable ASCII: no NUL bytes, which cut prompts short in mtmd, no control
-    # tokens, and no end of turn, so every answer runs to max_tokens.
-    head = _name(gguf.MODEL_TENSOR.OUTPUT)
-    t.random(head, len(tokens), TEXT_EMBD, std=HEAD_STD)
-    printable = {byte_chars[b] for b in range(0x20, 0x7F)}
-    t.items[head][[i >= n_normal or not set(token) <= printable for i, token in enumerate(tokens)]] = 0
-    for i in range(TEXT_LAYERS):
-        t.ones(_name(gguf.MODEL_TENSOR.ATTN_NORM, bid=i), TEXT_EMBD)
+    embd, q_dim, kv_dim = shape.text_embd, shape.text_heads * shape.head_dim, shape.text_kv_heads * shape.head_dim
+    t.random(_name(gguf.MODEL_TENSOR.TOKEN_EMBD), len(tokens), embd)
+    t.ones(_name(gguf.MODEL_TENSOR.OUTPUT_NORM), embd)
+    if not shape.tied_head:
+        # An untied output head (tied to token_embd, random weights just echo the last prompt token) that
+        # can only pick tokens of printable ASCII: no NUL bytes, which cut prompts short in mtmd, no control
+        # tokens, and no end of turn, so every answer runs to max_tokens.
+        printable = {byte_chars[b] for b in range(0x20, 0x7F)}
+        hidden = [i >= n_normal or not set(token) <= printable for i, token in enumerate(tokens)]
+        t.random(_name(gguf.MODEL_TENSOR.OUTPUT), len(tokens), embd, std=HEAD_STD, zero_rows=hidden)
+    for i in range(shape.text_layers):
+        t.ones(_name(gguf.MODEL_TENSOR.ATTN_NORM, bid=i), embd)
         for tensor, n_out in (
-            (gguf.MODEL_TENSOR.ATTN_Q, TEXT_EMBD),
+            (gguf.MODEL_TENSOR.ATTN_Q, q_dim),
             (gguf.MODEL_TENSOR.ATTN_K, kv_dim),
             (gguf.MODEL_TENSOR.ATTN_V, kv_dim),
         ):
             if qwen3:  # Qwen3 drops the qkv biases
-                t.random(_name(tensor, bid=i), n_out, TEXT_EMBD)
+                t.random(_name(tensor, bid=i), n_out, embd)
             else:
-                t.linear(tensor, TEXT_EMBD, n_out, bid=i)
+                t.linear(tensor, embd, n_out, bid=i)
         if qwen3:  # and normalises each head of q and k instead
-            t.ones(_name(gguf.MODEL_TENSOR.ATTN_Q_NORM, bid=i), HEAD_DIM)
-            t.ones(_name(gguf.MODEL_TENSOR.ATTN_K_NORM, bid=i), HEAD_DIM)
-        t.random(_name(gguf.MODEL_TENSOR.ATTN_OUT, bid=i), TEXT_EMBD, TEXT_EMBD)
-        t.ones(_name(gguf.MODEL_TENSOR.FFN_NORM, bid=i), TEXT_EMBD)
-        t.random(_name(gguf.MODEL_TENSOR.FFN_GATE, bid=i), TEXT_FF, TEXT_EMBD)
-        t.random(_name(gguf.MODEL_TENSOR.FFN_UP, bid=i), TEXT_FF, TEXT_EMBD)
-        t.random(_name(gguf.MODEL_TENSOR.FFN_DOWN, bid=i), TEXT_EMBD, TEXT_FF)
+            t.ones(_name(gguf.MODEL_TENSOR.ATTN_Q_NORM, bid=i), shape.head_dim)
+            t.ones(_name(gguf.MODEL_TENSOR.ATTN_K_NORM, bid=i), shape.head_dim)
+        t.random(_name(gguf.MODEL_TENSOR.ATTN_OUT, bid=i), embd, q_dim)
+        t.ones(_name(gguf.MODEL_TENSOR.FFN_NORM, bid=i), embd)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_GATE, bid=i), shape.text_ff, embd)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_UP, bid=i), shape.text_ff, embd)
+        t.random(_name(gguf.MODEL_TENSOR.FFN_DOWN, bid=i), embd, shape.text_ff)
     _write(writer, t)
 
 
-def _write_mmproj(path: Path, family: str, spec: _Family, rng: np.random.Generator) -> None:
+def write_mmproj_gguf(
+    path: Path, family: str, shape: Shape, rng: np.random.Generator, name: str, description: str
+) -> None:
+    """A random-weight vision tower and projector of `family` with `shape`'s sizes."""
+    spec = _FAMILY_SPECS[family]
     writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
-    _add_general(writer, family, gguf.GGUFType.MMPROJ)
+    _add_general(writer, name, description, gguf.GGUFType.MMPROJ)
     writer.add_clip_has_vision_encoder(True)
     writer.add_clip_projector_type(spec.projector)
-    writer.add_vision_projection_dim(TEXT_EMBD)
-    writer.add_vision_image_size(GRID * spec.patch_size)
+    writer.add_vision_projection_dim(shape.text_embd)
+    writer.add_vision_image_size(shape.grid * spec.patch_size)
     writer.add_vision_patch_size(spec.patch_size)
-    writer.add_vision_embedding_length(VISION_EMBD)
-    writer.add_vision_feed_forward_length(VISION_FF)
-    writer.add_vision_block_count(VISION_LAYERS)
-    writer.add_vision_head_count(VISION_HEADS)
+    writer.add_vision_embedding_length(shape.vision_embd)
+    writer.add_vision_feed_forward_length(shape.vision_ff)
+    writer.add_vision_block_count(shape.vision_layers)
+    writer.add_vision_head_count(shape.vision_heads)
     writer.add_vision_image_mean(list(spec.image_mean))
     writer.add_vision_image_std(list(spec.image_std))
     writer.add_vision_attention_layernorm_eps(RMS_EPS)
     qwen3 = spec.text_arch == gguf.MODEL_ARCH.QWEN3VL
     if qwen3:
         writer.add_vision_use_gelu(True)
-        writer.add_vision_spatial_merge_size(MERGE)
-        writer.add_vision_is_deepstack_layers([i in spec.deepstack for i in range(VISION_LAYERS)])
+        writer.add_vision_spatial_merge_size(shape.merge)
+        writer.add_vision_is_deepstack_layers([i in shape.deepstack for i in range(shape.vision_layers)])
     else:
         writer.add_vision_use_silu(True)
         # Blocks 1 and 3 attend over the whole image, blocks 0 and 2 within windows.
@@ -286,45 +341,45 @@ def _write_mmproj(path: Path, family: str, spec: _Family, rng: np.random.Generat
     t = _Tensors(rng)
     patch = gguf.MODEL_TENSOR.V_ENC_EMBD_PATCH
     # The two temporal halves of the Conv3D patch embedding, as separate Conv2D kernels.
-    t.random(_name(patch), VISION_EMBD, 3, spec.patch_size, spec.patch_size)
-    t.random(_name(patch, "weight.1"), VISION_EMBD, 3, spec.patch_size, spec.patch_size)
+    t.random(_name(patch), shape.vision_embd, 3, spec.patch_size, spec.patch_size)
+    t.random(_name(patch, "weight.1"), shape.vision_embd, 3, spec.patch_size, spec.patch_size)
     if qwen3:
-        t.random(_name(patch, "bias"), VISION_EMBD)
-        t.random(_name(gguf.MODEL_TENSOR.V_ENC_EMBD_POS), GRID * GRID, VISION_EMBD, f32=True)
+        t.random(_name(patch, "bias"), shape.vision_embd)
+        t.random(_name(gguf.MODEL_TENSOR.V_ENC_EMBD_POS), shape.grid * shape.grid, shape.vision_embd, f32=True)
 
-    for i in range(VISION_LAYERS):
+    for i in range(shape.vision_layers):
         if qwen3:  # LayerNorm, fused qkv, plain GELU MLP
-            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, VISION_EMBD, bid=i)
-            t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_QKV, VISION_EMBD, 3 * VISION_EMBD, bid=i)
+            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, shape.vision_embd, bid=i)
+            t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_QKV, shape.vision_embd, 3 * shape.vision_embd, bid=i)
         else:  # RMSNorm, split q/k/v, gated SiLU MLP
-            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, bid=i), VISION_EMBD)
+            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_INPUT_NORM, bid=i), shape.vision_embd)
             for tensor in (
                 gguf.MODEL_TENSOR.V_ENC_ATTN_Q,
                 gguf.MODEL_TENSOR.V_ENC_ATTN_K,
                 gguf.MODEL_TENSOR.V_ENC_ATTN_V,
             ):
-                t.linear(tensor, VISION_EMBD, VISION_EMBD, bid=i)
-        t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_O, VISION_EMBD, VISION_EMBD, bid=i)
+                t.linear(tensor, shape.vision_embd, shape.vision_embd, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_ATTN_O, shape.vision_embd, shape.vision_embd, bid=i)
         if qwen3:
-            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, VISION_EMBD, bid=i)
+            t.layer_norm(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, shape.vision_embd, bid=i)
         else:
-            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, bid=i), VISION_EMBD)
-            t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_GATE, VISION_EMBD, VISION_FF, bid=i)
-        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_UP, VISION_EMBD, VISION_FF, bid=i)
-        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_DOWN, VISION_FF, VISION_EMBD, bid=i)
+            t.ones(_name(gguf.MODEL_TENSOR.V_ENC_POST_ATTN_NORM, bid=i), shape.vision_embd)
+            t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_GATE, shape.vision_embd, shape.vision_ff, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_UP, shape.vision_embd, shape.vision_ff, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_ENC_FFN_DOWN, shape.vision_ff, shape.vision_embd, bid=i)
 
     # Merger: norm each patch, concatenate 2x2 patches, then a two-layer GELU MLP into the text width.
     if qwen3:
-        t.layer_norm(gguf.MODEL_TENSOR.V_POST_NORM, VISION_EMBD)
+        t.layer_norm(gguf.MODEL_TENSOR.V_POST_NORM, shape.vision_embd)
     else:
-        t.ones(_name(gguf.MODEL_TENSOR.V_POST_NORM), VISION_EMBD)
-    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, MERGED_EMBD, MERGED_EMBD, bid=0)
-    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, MERGED_EMBD, TEXT_EMBD, bid=2)
+        t.ones(_name(gguf.MODEL_TENSOR.V_POST_NORM), shape.vision_embd)
+    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, shape.merged_embd, shape.merged_embd, bid=0)
+    t.linear(gguf.MODEL_TENSOR.V_MMPROJ, shape.merged_embd, shape.text_embd, bid=2)
     # Deepstack mergers norm the concatenated patches; their outputs are added to early text layers.
-    for i in spec.deepstack:
-        t.layer_norm(gguf.MODEL_TENSOR.V_DS_NORM, MERGED_EMBD, bid=i)
-        t.linear(gguf.MODEL_TENSOR.V_DS_FC1, MERGED_EMBD, MERGED_EMBD, bid=i)
-        t.linear(gguf.MODEL_TENSOR.V_DS_FC2, MERGED_EMBD, TEXT_EMBD, bid=i)
+    for i in shape.deepstack if qwen3 else ():
+        t.layer_norm(gguf.MODEL_TENSOR.V_DS_NORM, shape.merged_embd, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_DS_FC1, shape.merged_embd, shape.merged_embd, bid=i)
+        t.linear(gguf.MODEL_TENSOR.V_DS_FC2, shape.merged_embd, shape.text_embd, bid=i)
     _write(writer, t)
 
 
@@ -339,8 +394,12 @@ def write_tiny_vlm(out_dir: Path, family: str = "qwen2.5-vl", seed: int = 0) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pair = TinyVLMPair(model=out_dir / f"tiny-{family}.gguf", mmproj=out_dir / f"mmproj-tiny-{family}.gguf")
-    _write_text(pair.model, family, spec, rng)
-    _write_mmproj(pair.mmproj, family, spec, rng)
+    name = f"tiny-random-{family}-test"
+    description = (
+        f"Random test weights in the {family} layout for software tests; not a real model, its output is gibberish."
+    )
+    write_text_gguf(pair.model, family, TINY, rng, name, description)
+    write_mmproj_gguf(pair.mmproj, family, TINY, rng, name, description)
     return pair
 
 

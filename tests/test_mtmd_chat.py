@@ -1,0 +1,148 @@
+"""The prefix-reusing handler must answer exactly as evaluating every prompt from scratch does.
+
+Each conversation runs on two models loaded from the same tiny pair: one keeps its KV cache and
+pictures' embeddings between turns, the other (llama-cpp-python's own MTMD path) starts afresh every
+turn. Greedy decoding with the same seed must give the same tokens, turn after turn.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import scene
+
+from assistant.camera import frame_data_url
+from assistant.devtools.tiny_vlm import TinyVLMPair
+from assistant.errors import ModelError
+from assistant.memory import Conversation
+from assistant.mtmd_chat import ImageEmbeddingCache
+from assistant.presets import Preset
+from assistant.types import Frame
+from assistant.vlm import LocalVisionChat
+
+GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=16, repeat_penalty=1.0)
+FAMILIES = ["qwen2.5-vl", "qwen3-vl"]
+
+
+def _image_part(frame: Frame) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": frame_data_url(frame)}}
+
+
+@pytest.fixture(params=FAMILIES)
+def models(request: pytest.FixtureRequest, tiny_pairs: dict[str, TinyVLMPair]) -> Iterator[tuple[Any, Any]]:
+    pair = tiny_pairs[request.param]
+    reusing = LocalVisionChat(pair.model, pair.mmproj, n_ctx=2048)
+    scratch = LocalVisionChat(pair.model, pair.mmproj, n_ctx=2048, keep_prefix=False)
+    yield reusing, scratch
+    reusing.close()
+    scratch.close()
+
+
+def _turn(models: tuple[Any, Any], conversation: Conversation, question: str, frame: Frame, budget: int = 0) -> Any:
+    """Ask on both models; record the answer; return the reusing handler's stats for the turn."""
+    reusing, scratch = models
+    conversation.add_user(question, frame)
+    start = conversation.fit(_image_part, reusing.count_tokens, budget) if budget else 0
+    messages = conversation.messages(_image_part, start)
+    answer = "".join(reusing.stream(messages, GREEDY))
+    assert answer, "the model produced tokens"
+    assert answer == "".join(scratch.stream(messages, GREEDY)), f"turn {question!r} differs from scratch"
+    conversation.add_assistant(answer)
+    return reusing.handler.stats
+
+
+def test_reused_prefix_answers_as_from_scratch(models: tuple[Any, Any]) -> None:
+    reusing, _ = models
+    conversation = Conversation(system_prompt="Be brief.")
+    first, second = Frame(scene(1)), Frame(scene(4))
+
+    stats = _turn(models, conversation, "What is in front of me?", first)
+    assert stats.reused_positions == 0 and stats.images_encoded == 1
+
+    # A follow-up on the same frame: the picture and the first turn stay in the KV cache.
+    stats = _turn(models, conversation, "What colour is it?", Frame(scene(1)))
+    assert stats.images_encoded == 0 and stats.images_from_cache == 0
+    assert stats.reused_positions > 0 and stats.evaluated_tokens < 40
+
+    # A new frame mid-conversation: moved into the first turn, it is evaluated from there on.
+    stats = _turn(models, conversation, "And now?", second)
+    assert stats.images_encoded == 1 and stats.reused_positions > 0
+    _turn(models, conversation, "Is it the blue one?", second)
+    stats = _turn(models, conversation, "Read the sign.", second)
+    assert stats.images_encoded == 0
+
+    # History trimmed by the context limit: the picture moves to the earliest kept turn, and comes
+    # from the embedding cache rather than the encoder.
+    conversation.add_user("Which way is the exit?", second)
+    budget = reusing.count_tokens(conversation.messages(_image_part, 3))
+    assert reusing.count_tokens(conversation.messages(_image_part, 2)) > budget
+    conversation.discard_pending()
+    stats = _turn(models, conversation, "Which way is the exit?", second, budget=budget)
+    assert stats.images_encoded == 0 and stats.images_from_cache == 1
+
+
+def test_an_interrupted_answer_leaves_the_next_turn_exact(models: tuple[Any, Any]) -> None:
+    reusing, _ = models
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add_user("What is in front of me?", Frame(scene(2)))
+    pieces = reusing.stream(conversation.messages(_image_part), GREEDY)
+    heard = next(pieces) + next(pieces)
+    pieces.close()  # as the pipeline does when the user presses the key
+    conversation.add_assistant(heard, interrupted=True)
+    _turn(models, conversation, "Go on.", Frame(scene(2)))
+
+    conversation.add_user("What is that?", Frame(scene(2)))
+    reusing.stream(conversation.messages(_image_part), GREEDY).close()  # cancelled before its first token
+    conversation.discard_pending()
+    stats = _turn(models, conversation, "What is that?", Frame(scene(2)))
+    assert stats.images_encoded == 0 and stats.reused_positions > 0
+
+
+def test_the_same_frame_hits_the_cache_and_a_changed_pixel_misses(tiny_pairs: dict[str, TinyVLMPair]) -> None:
+    pair = tiny_pairs["qwen3-vl"]
+    vlm = LocalVisionChat(pair.model, pair.mmproj, n_ctx=1024)
+    try:
+        image = scene(3)
+        changed = image.copy()
+        changed[120, 200] = 255 - changed[120, 200]
+
+        def ask(frame: Frame) -> Any:
+            vlm.handler.forget(vlm.llm)  # the KV cache is lost; only the embedding cache can help
+            messages = [{"role": "user", "content": [_image_part(frame), {"type": "text", "text": "What?"}]}]
+            assert "".join(vlm.stream(messages, GREEDY))
+            return vlm.handler.stats
+
+        assert ask(Frame(image)).images_encoded == 1
+        again = ask(Frame(image.copy()))
+        assert (again.images_encoded, again.images_from_cache) == (0, 1)
+        other = ask(Frame(changed))
+        assert (other.images_encoded, other.images_from_cache) == (1, 0)
+        assert len(vlm.handler.images) == 2
+    finally:
+        vlm.close()
+
+
+def test_the_embedding_cache_drops_the_least_recently_used() -> None:
+    cache = ImageEmbeddingCache(max_images=2)
+    cache.put("a", np.zeros(4, np.float32))
+    cache.put("b", np.ones(4, np.float32))
+    assert cache.get("a") is not None  # "a" is now the most recently used
+    cache.put("c", np.ones(4, np.float32))
+    assert "a" in cache and "c" in cache and "b" not in cache
+    assert cache.get("b") is None
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_a_failed_prompt_loses_nothing(tiny_pairs: dict[str, TinyVLMPair]) -> None:
+    pair = tiny_pairs["qwen2.5-vl"]
+    vlm = LocalVisionChat(pair.model, pair.mmproj, n_ctx=256)
+    try:
+        text_only = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello?"}]
+        before = "".join(vlm.stream(text_only, GREEDY))
+        too_long = [*text_only, {"role": "user", "content": "word " * 400}]
+        with pytest.raises(ModelError, match="could not read"):
+            list(vlm.stream(too_long, GREEDY))
+        assert "".join(vlm.stream(text_only, GREEDY)) == before
+    finally:
+        vlm.close()
