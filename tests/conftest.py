@@ -114,16 +114,11 @@ def image_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def config(tmp_path: Path, tiny_pair: TinyVLMPair, whisper_dir: Path, voice_file: Path) -> Config:
-    """The real stack on the tiny VLM, with repeatable speech and sampling, and empty model folders."""
-    models, voices = tmp_path / "models", tmp_path / "voices"
-    models.mkdir()
-    voices.mkdir()
+@pytest.fixture(scope="session")
+def stack_config(tiny_pair: TinyVLMPair, whisper_dir: Path, voice_file: Path) -> Config:
+    """The real stack on the tiny VLM, with repeatable speech and sampling."""
     return Config().with_overrides(
         {
-            "paths.models_dir": str(models),
-            "paths.voices_dir": str(voices),
             "vlm.model": str(tiny_pair.model),
             "vlm.mmproj": str(tiny_pair.mmproj),
             "vlm.temperature": 0.0,
@@ -135,6 +130,15 @@ def config(tmp_path: Path, tiny_pair: TinyVLMPair, whisper_dir: Path, voice_file
             "tts.noise_w_scale": 0.0,
         }
     )
+
+
+@pytest.fixture
+def config(tmp_path: Path, stack_config: Config) -> Config:
+    """The real stack on the tiny VLM, with empty model folders."""
+    models, voices = tmp_path / "models", tmp_path / "voices"
+    models.mkdir()
+    voices.mkdir()
+    return stack_config.with_overrides({"paths.models_dir": str(models), "paths.voices_dir": str(voices)})
 
 
 @pytest.fixture

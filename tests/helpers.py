@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from assistant.config import Config
+from assistant.factory import make_assistant
+from assistant.runner import DiscardSink
+from assistant.service import Service
 from assistant.types import AudioClip
 
 
@@ -41,3 +48,23 @@ def read_wav(path: Path) -> AudioClip:
         rate = reader.getframerate()
         data = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
     return AudioClip(data.astype(np.float32) / 32768.0, rate)
+
+
+@contextmanager
+def running_service(config: Config) -> Iterator[Service]:
+    """The HTTP service's engine on the configured models, its worker started."""
+    assistant = make_assistant(config, DiscardSink(), lambda kind, text: None)
+    service = Service(assistant, config.server)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        if assistant.vlm is not None:
+            assistant.vlm.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,47 +4,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from helpers import running_service
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from assistant.config import Config
-from assistant.factory import make_assistant
-from assistant.runner import DiscardSink
 from assistant.server import create_app
-from assistant.service import Service
 
 EXAMPLES_PER_OPERATION = 20
 statuses: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="module")
-def api_schema(
-    tiny_pair: Any, whisper_dir: Path, voice_file: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    config = Config().with_overrides(
-        {
-            "vlm.model": str(tiny_pair.model),
-            "vlm.mmproj": str(tiny_pair.mmproj),
-            "vlm.temperature": 0.0,
-            "vlm.max_tokens": 8,
-            "stt.whisper": str(whisper_dir),
-            "tts.voice": str(voice_file),
-            "server.allowed_dirs": (str(tmp_path_factory.mktemp("allowed")),),
-            "server.request_timeout_s": 30.0,
-        }
-    )
-    assistant = make_assistant(config, DiscardSink(), lambda kind, text: None)
-    service = Service(assistant, config.server)
-    service.start()
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(service))
-    service.stop()
-    assert assistant.vlm is not None
-    assistant.vlm.close()
+def api_schema(stack_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    allowed = str(tmp_path_factory.mktemp("allowed"))
+    config = stack_config.with_overrides({"vlm.max_tokens": 8, "server.allowed_dirs": (allowed,)})
+    with running_service(config) as service:
+        yield schemathesis.openapi.from_asgi("/openapi.json", create_app(service))
     print(f"schemathesis: {sum(statuses.values())} requests, by status: {dict(sorted(statuses.items()))}")
 
 

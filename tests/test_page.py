@@ -4,7 +4,6 @@ fed from files the tests write, talking to the real service on a loopback port."
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +15,10 @@ import numpy as np
 import pytest
 import uvicorn
 from conftest import QUESTION
-from helpers import normalise, scene, write_wav
+from helpers import free_port, normalise, running_service, scene, write_wav
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from assistant.config import Config
-from assistant.factory import make_assistant
-from assistant.runner import DiscardSink
 from assistant.server import create_app
 from assistant.service import Service
 
@@ -40,36 +37,10 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def service(config_module: Config) -> Iterator[Service]:
-    assistant = make_assistant(config_module, DiscardSink(), lambda kind, text: None)
-    service = Service(assistant, config_module.server)
-    service.start()
-    yield service
-    service.stop()
-    assert assistant.vlm is not None
-    assistant.vlm.close()
-
-
-@pytest.fixture(scope="module")
-def config_module(tiny_pair, whisper_dir: Path, voice_file: Path) -> Config:  # type: ignore[no-untyped-def]
-    return Config().with_overrides(
-        {
-            "vlm.model": str(tiny_pair.model),
-            "vlm.mmproj": str(tiny_pair.mmproj),
-            "vlm.temperature": 0.0,
-            "vlm.n_ctx": 2048,
-            "vlm.max_tokens": 24,
-            "stt.whisper": str(whisper_dir),
-            "tts.voice": str(voice_file),
-        }
-    )
+def service(stack_config: Config) -> Iterator[Service]:
+    with running_service(stack_config) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

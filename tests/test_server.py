@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
 import urllib.request
 import wave
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -21,13 +22,11 @@ import numpy as np
 import pytest
 from conftest import QUESTION
 from fastapi.testclient import TestClient
-from helpers import normalise, scene
+from helpers import free_port, normalise, running_service, scene
 from renders import render
 
 from assistant.cli import main
 from assistant.config import Config
-from assistant.factory import make_assistant
-from assistant.runner import DiscardSink
 from assistant.server import create_app
 from assistant.service import Service
 
@@ -42,18 +41,9 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_config(tiny_pair, whisper_dir: Path, voice_file: Path, pictures: Path) -> Config:  # type: ignore[no-untyped-def]
-    return Config().with_overrides(
+def base_config(stack_config: Config, pictures: Path) -> Config:
+    return stack_config.with_overrides(
         {
-            "vlm.model": str(tiny_pair.model),
-            "vlm.mmproj": str(tiny_pair.mmproj),
-            "vlm.temperature": 0.0,
-            "vlm.n_ctx": 2048,
-            "vlm.max_tokens": 24,
-            "stt.whisper": str(whisper_dir),
-            "tts.voice": str(voice_file),
-            "tts.noise_scale": 0.0,
-            "tts.noise_w_scale": 0.0,
             "server.allowed_dirs": (str(pictures),),
             "server.max_image_pixels": 2_000_000,
             "server.max_audio_s": 10.0,
@@ -64,13 +54,8 @@ def base_config(tiny_pair, whisper_dir: Path, voice_file: Path, pictures: Path) 
 
 @pytest.fixture(scope="module")
 def service(base_config: Config) -> Iterator[Service]:
-    assistant = make_assistant(base_config, DiscardSink(), lambda kind, text: None)
-    service = Service(assistant, base_config.server)
-    service.start()
-    yield service
-    service.stop()
-    assert assistant.vlm is not None
-    assistant.vlm.close()
+    with running_service(base_config) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")
@@ -271,39 +256,37 @@ def test_a_recording_over_the_cap_is_refused(client: TestClient, speak: Callable
     assert "seconds long" in reply.json()["error"]
 
 
-def test_a_full_queue_answers_503_with_retry_after(base_config: Config, service: Service) -> None:
-    limits = base_config.server.__class__(max_queue=1, request_timeout_s=0.5)
-    busy = Service(service.assistant, limits)
-    busy.start()
+@contextmanager
+def blocked(service: Service, max_queue: int, timeout_s: float) -> Iterator[tuple[Service, TestClient]]:
+    """A service over the same models whose one worker is held by an earlier job until the block ends."""
+    limits = dataclasses.replace(service.limits, max_queue=max_queue, request_timeout_s=timeout_s)
+    held = Service(service.assistant, limits)
+    held.start()
     gate = threading.Event()
     try:
-        busy.submit(lambda control: gate.wait(10))  # the worker takes this one
-        time.sleep(0.1)
-        busy.submit(lambda control: None)  # and this one fills the queue
-        client = TestClient(create_app(busy))
+        held.submit(lambda control: gate.wait(10))
+        time.sleep(0.1)  # the worker has taken it
+        yield held, TestClient(create_app(held))
+    finally:
+        gate.set()
+        held.stop()
+
+
+def test_a_full_queue_answers_503_with_retry_after(service: Service) -> None:
+    with blocked(service, max_queue=1, timeout_s=0.5) as (busy, client):
+        busy.submit(lambda control: None)  # fills the queue
         reply = client.post("/api/ask", data={"text": "What is it?"})
         assert reply.status_code == 503
         assert int(reply.headers["retry-after"]) >= 1
         assert "busy" in reply.json()["error"]
         assert client.get("/api/health").json()["queue"] == {"waiting": 1, "capacity": 1}
-    finally:
-        gate.set()
-        busy.stop()
 
 
-def test_a_request_past_its_time_gets_504(base_config: Config, service: Service) -> None:
-    limits = base_config.server.__class__(max_queue=2, request_timeout_s=0.3)
-    slow = Service(service.assistant, limits)
-    slow.start()
-    gate = threading.Event()
-    try:
-        slow.submit(lambda control: gate.wait(10))
-        reply = TestClient(create_app(slow)).post("/api/ask", data={"text": "What is it?"})
+def test_a_request_past_its_time_gets_504(service: Service) -> None:
+    with blocked(service, max_queue=2, timeout_s=0.3) as (_, client):
+        reply = client.post("/api/ask", data={"text": "What is it?"})
         assert reply.status_code == 504
         assert "longer than 0.3 seconds" in reply.json()["error"]
-    finally:
-        gate.set()
-        slow.stop()
 
 
 def test_token_is_checked_on_every_request(service: Service) -> None:
@@ -331,12 +314,6 @@ def test_serving_on_every_address_needs_a_token(capsys: pytest.CaptureFixture[st
         if env is not None:
             os.environ["ASSISTANT_TOKEN"] = env
     assert "without a token" in capsys.readouterr().out
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_start_sh_serves_the_page(base_config: Config, tmp_path: Path) -> None:
