@@ -47,7 +47,7 @@ from assistant.loop import PushToTalkLoop, ScriptedKeys
 from assistant.turnlog import TurnLog
 from assistant.types import Frame
 
-QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Read the sign for me."]
+QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Where is it?"]
 STAGES = ["stt", "vlm_first_token", "vlm_total", "tts_first_chunk", "first_audio"]
 
 

@@ -45,10 +45,10 @@ ANSWER = (
 )
 TURNS = [
     ("first turn", "What is in front of me?", 0),
-    ("follow-up, same frame", "What colour is it?", 0),
     ("follow-up, same frame", "Is it the blue one?", 0),
-    ("follow-up, same frame", "Read the sign for me.", 0),
-    ("new frame", "And what is this?", 1),
+    ("follow-up, same frame", "Where is it?", 0),
+    ("follow-up, same frame", "How big is it?", 0),
+    ("new frame", "And now, what is in front of me?", 1),
 ]
 KINDS = list(dict.fromkeys(kind for kind, _, _ in TURNS))
 STAGES = ["image_encode", "prefill", "vlm_first_token", "tokens_per_s", "first_audio"]
