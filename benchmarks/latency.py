@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ import numpy as np
 import shape_latency  # beside this script
 
 from assistant.assistant import AnswerOptions, Assistant, TurnControl
-from assistant.audio import WavFileSink, WavFileSource
+from assistant.audio import WavFileSink, WavFileSource, wav_bytes
 from assistant.camera import VideoFileSource
 from assistant.config import Config
 from assistant.devtools.tiny_vlm import FAMILIES, write_tiny_vlm
@@ -55,13 +54,8 @@ def _inputs(folder: Path, config: Config) -> tuple[list[Path], Path]:
     synthesizer = make_synthesizer(config)
     wavs = []
     for index, question in enumerate(QUESTIONS):
-        audio = np.concatenate([chunk.samples for chunk in synthesizer.synthesize(question)])
         path = folder / f"q{index}.wav"
-        with wave.open(str(path), "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(synthesizer.sample_rate)
-            f.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+        path.write_bytes(wav_bytes(list(synthesizer.synthesize(question))))
         wavs.append(path)
     video = folder / "scene.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))

@@ -19,7 +19,6 @@ import resource
 import statistics
 import tempfile
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 
 from assistant.assistant import AnswerOptions, Assistant
-from assistant.audio import WavFileSink, WavFileSource
+from assistant.audio import WavFileSink, WavFileSource, wav_bytes
 from assistant.config import Config
 from assistant.devtools.shape_vlm import default_out_dir, write_shape_vlm
 from assistant.factory import make_synthesizer, make_transcriber
@@ -150,13 +149,8 @@ def _wavs(folder: Path, config: Config) -> list[Path]:
     synthesizer = make_synthesizer(config)
     paths = []
     for index, (_, question, _) in enumerate(TURNS):
-        audio = np.concatenate([chunk.samples for chunk in synthesizer.synthesize(question)])
         path = folder / f"q{index}.wav"
-        with wave.open(str(path), "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(synthesizer.sample_rate)
-            f.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+        path.write_bytes(wav_bytes(list(synthesizer.synthesize(question))))
         paths.append(path)
     return paths
 
