@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import BadInputError, DeviceError
+from assistant.errors import BadInputError, DeviceError, TooLargeError
 from assistant.types import Frame
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def decode_image_bytes(data: bytes, max_pixels: int, what: str = "the picture") 
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise BadInputError(f"I can't read {what}: it is not an image I understand.") from e
     if width * height > max_pixels:
-        raise BadInputError(
+        raise TooLargeError(
             f"{what.capitalize()} is too large: {width} by {height} pixels.",
             f"Send one of at most {max_pixels // 1_000_000} megapixels.",
         )

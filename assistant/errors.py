@@ -27,6 +27,10 @@ class BadInputError(AssistantError):
     """An input file or request the assistant cannot use."""
 
 
+class TooLargeError(BadInputError):
+    """An input over one of the configured caps: picture pixels, recording length."""
+
+
 class NothingHeardError(AssistantError):
     """The recording held no question."""
 

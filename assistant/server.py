@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from assistant.assistant import TurnControl
-from assistant.errors import AssistantError, BadInputError
+from assistant.errors import AssistantError, BadInputError, TooLargeError
 from assistant.service import Busy, NotFound, Reply, Service, ServiceError, Unanswered
 
 _LOGGER = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, error: AssistantError) -> JSONResponse:
-        status = error.status if isinstance(error, ServiceError) else 400
+        status = error.status if isinstance(error, ServiceError) else 413 if isinstance(error, TooLargeError) else 400
         headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, Busy) else None
         return _error(status, error.spoken(), headers)
 

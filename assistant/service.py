@@ -27,7 +27,7 @@ from assistant.assistant import Assistant, TurnControl
 from assistant.audio import decode_audio_bytes, wav_bytes
 from assistant.camera import decode_image_bytes
 from assistant.config import ServerConfig
-from assistant.errors import AssistantError, BadInputError
+from assistant.errors import AssistantError, BadInputError, TooLargeError
 from assistant.types import AudioChunk, AudioClip, Frame, Turn
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,10 +60,6 @@ class Unanswered(ServiceError):
     """The question was taken, but the turn ended in an error the user would hear."""
 
     status = 422
-
-
-class TooLarge(ServiceError):
-    status = 413
 
 
 class Busy(ServiceError):
@@ -272,7 +268,7 @@ class Service:
         detail: str | None = None,
         speech_rate: float | None = None,
     ) -> Question:
-        """Decode and check a request's parts; a BadInputError or TooLarge says what is wrong."""
+        """Decode and check a request's parts; a BadInputError says what is wrong."""
         text = (text or "").strip()
         if not text and not audio:
             raise BadInputError("There is no question: send a recording or type one.")
@@ -284,7 +280,7 @@ class Service:
         if audio and not text:
             clip = decode_audio_bytes(audio)
             if clip.duration_s > self.limits.max_audio_s:
-                raise TooLarge(
+                raise TooLargeError(
                     f"The recording is {clip.duration_s:.0f} seconds long; the longest I take is "
                     f"{self.limits.max_audio_s:g} seconds.",
                     "Ask a shorter question.",
@@ -293,12 +289,7 @@ class Service:
         return Question(text, clip, frame, detail, speech_rate)
 
     def picture(self, data: bytes) -> Frame:
-        try:
-            return decode_image_bytes(data, self.limits.max_image_pixels)
-        except BadInputError as e:
-            if "too large" in e.message:
-                raise TooLarge(e.message, e.fix) from e
-            raise
+        return decode_image_bytes(data, self.limits.max_image_pixels)
 
     def picture_at(self, image_path: str) -> Frame:
         """A picture from disk, only from inside an allowed folder (symlinks and '..' resolved first)."""
