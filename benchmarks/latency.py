@@ -36,15 +36,24 @@ import cv2
 import numpy as np
 import shape_latency  # beside this script
 
-from assistant.assistant import AnswerOptions, Assistant, TurnControl
-from assistant.audio import WavFileSink, WavFileSource, wav_bytes
-from assistant.camera import VideoFileSource
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives beside benchmarks/ in the checkout
+
+from assistant.cli.factory import (
+    assemble_engine,
+    make_synthesizer,
+    make_transcriber,
+    make_vision_chat,
+)
+from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config
-from assistant.devtools.tiny_vlm import FAMILIES, write_tiny_vlm
-from assistant.factory import make_synthesizer, make_transcriber, make_vision_chat
-from assistant.loop import PushToTalkLoop, ScriptedKeys
-from assistant.turnlog import TurnLog
-from assistant.types import Frame
+from assistant.core.turn import AnswerOptions, TurnControl
+from assistant.core.turnlog import TurnLog
+from assistant.core.types import Frame
+from assistant.hear.audio import WavFileSource
+from assistant.hear.keys import ScriptedKeys
+from assistant.see.camera import VideoFileSource
+from assistant.speak.sinks import WavFileSink, wav_bytes
+from tools.tiny_vlm import FAMILIES, write_tiny_vlm
 
 QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Where is it?"]
 STAGES = ["stt", "vlm_first_token", "vlm_total", "tts_first_chunk", "first_audio"]
@@ -103,14 +112,13 @@ def _stats(values: list[float]) -> tuple[float, float]:
 def _run_loop(parts: dict[str, Any], folder: Path, presses: list[Path], video: Path, streaming: bool) -> list[dict]:
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"turns-{'streamed' if streaming else 'naive'}.jsonl"
-    assistant = Assistant(
+    assistant = assemble_engine(
         parts["stt"],
         parts["tts"],
-        WavFileSink(folder / f"answers-{streaming}"),
         vlm=parts["vlm"],
         turn_log=TurnLog(log),
         options=AnswerOptions(temperature=0.0, max_tokens=parts["max_tokens"], streaming=streaming),
-    )
+    ).session(WavFileSink(folder / f"answers-{streaming}"))
     keys = ScriptedKeys([" ", " "] * len(presses))
     PushToTalkLoop(assistant, WavFileSource(presses), VideoFileSource(video), keys, lambda line: None).run()
     return [json.loads(line) for line in log.read_text().splitlines()]
@@ -122,7 +130,7 @@ def _barge_in(parts: dict[str, Any], folder: Path, frame: Frame, turns: int) -> 
     for index in range(turns):
         sink = WavFileSink(folder / f"barge-{index}", realtime=True)
         options = AnswerOptions(temperature=0.0)
-        assistant = Assistant(parts["stt"], parts["tts"], sink, vlm=parts["vlm"], options=options)
+        assistant = assemble_engine(parts["stt"], parts["tts"], vlm=parts["vlm"], options=options).session(sink)
         control = TurnControl()
         pressed: list[float] = []
 

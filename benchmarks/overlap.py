@@ -20,13 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio import WavFileSource
-from assistant.camera import frame_data_url
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives beside benchmarks/ in the checkout
+
+from assistant.cli.factory import make_synthesizer, make_transcriber
 from assistant.config import Config
-from assistant.devtools.shape_vlm import default_out_dir, write_shape_vlm
-from assistant.factory import make_synthesizer, make_transcriber
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat, usable_cores
+from assistant.core.types import Frame
+from assistant.hear.audio import WavFileSource
+from assistant.see.camera import frame_data_url
+from assistant.think.vlm import LocalVisionChat, usable_cores
+from tools.shape_vlm import default_out_dir, write_shape_vlm
 
 
 def main() -> int:

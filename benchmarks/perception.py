@@ -24,8 +24,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from assistant import perception
-from assistant.ocr import TextReader
+from assistant.core.phrases import BOOKS
+from assistant.see import perception
+from assistant.see.ocr import TextReader
 
 LETTER = [
     "Dear Ms. Smith,",
@@ -64,7 +65,7 @@ def _median_ms(work: Callable[[], object], runs: int) -> float:
 
 def _checks(image: np.ndarray) -> None:
     checked = perception.quality(image)
-    perception.light_words(checked.luminance)
+    BOOKS["en"].light(checked.luminance)
     perception.dominant_colour(image)
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,17 +26,25 @@ from typing import Any
 import cv2
 import numpy as np
 
-from assistant.assistant import AnswerOptions, Assistant
-from assistant.audio import WavFileSink, WavFileSource, wav_bytes
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives beside benchmarks/ in the checkout
+
+from assistant.cli.factory import (
+    assemble_engine,
+    make_synthesizer,
+    make_transcriber,
+)
+from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config
-from assistant.devtools.shape_vlm import default_out_dir, write_shape_vlm
-from assistant.factory import make_synthesizer, make_transcriber
-from assistant.loop import PushToTalkLoop, ScriptedKeys
-from assistant.models import voice_path, whisper_path
-from assistant.presets import Preset
-from assistant.turnlog import TurnLog
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat, usable_cores
+from assistant.core.presets import Preset
+from assistant.core.turn import AnswerOptions
+from assistant.core.turnlog import TurnLog
+from assistant.core.types import Frame
+from assistant.hear.audio import WavFileSource
+from assistant.hear.keys import ScriptedKeys
+from assistant.speak.sinks import WavFileSink, wav_bytes
+from assistant.think.models import voice_path, whisper_path
+from assistant.think.vlm import LocalVisionChat, usable_cores
+from tools.shape_vlm import default_out_dir, write_shape_vlm
 
 ANSWER = (
     "A white mug stands on the table, about an arm's length ahead. It is half full of coffee. "
@@ -170,15 +179,13 @@ def _round(parts: dict[str, Any], chat: SteeredChat, folder: Path, wavs: list[Pa
             first_sentence[-1] = time.monotonic()
 
     log = folder / "turns.jsonl"
-    assistant = Assistant(
+    assistant = assemble_engine(
         parts["stt"],
         parts["tts"],
-        WavFileSink(folder / "answers"),
         vlm=chat,
         turn_log=TurnLog(log),
         options=AnswerOptions(n_ctx=chat.vlm.n_ctx, temperature=0.0, max_tokens=tokens),
-        notify=notify,
-    )
+    ).session(WavFileSink(folder / "answers"), notify)
     frames = ScriptedFrames([parts["frames"][index] for _, _, index in TURNS])
     calls_before = len(chat.calls)
     keys = ScriptedKeys([" ", " "] * len(TURNS))

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.camera import frame_data_url
-from assistant.devtools.shape_vlm import default_out_dir, write_shape_vlm
-from assistant.devtools.tiny_vlm import TinyVLMPair
-from assistant.memory import SYSTEM_PROMPT
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat, usable_cores
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives beside benchmarks/ in the checkout
+
+from assistant.core.conversation import SYSTEM_PROMPT
+from assistant.core.types import Frame
+from assistant.see.camera import frame_data_url
+from assistant.think.vlm import LocalVisionChat, usable_cores
+from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.tiny_vlm import TinyVLMPair
 
 
 def _measure(

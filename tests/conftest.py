@@ -12,10 +12,10 @@ import pytest
 from helpers import scene, write_wav
 
 from assistant.config import Config
-from assistant.devtools.tiny_vlm import TinyVLMPair, write_tiny_vlm
-from assistant.models import bundled_voice, bundled_whisper
-from assistant.stt import WhisperTranscriber
-from assistant.tts import PiperSynthesizer, SpeechOptions
+from assistant.hear.stt import WhisperTranscriber
+from assistant.speak.tts import PiperSynthesizer, SpeechOptions
+from assistant.think.models import bundled_voice, bundled_whisper
+from tools.tiny_vlm import TinyVLMPair, write_tiny_vlm
 
 QUESTION = "What is in front of me?"
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from assistant.cli.factory import make_engine
 from assistant.config import Config
-from assistant.factory import make_assistant
-from assistant.runner import DiscardSink
-from assistant.service import Service
-from assistant.types import AudioClip
+from assistant.core.types import AudioClip
+from assistant.serve.service import Service
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
@@ -53,15 +52,14 @@ def read_wav(path: Path) -> AudioClip:
 @contextmanager
 def running_service(config: Config) -> Iterator[Service]:
     """The HTTP service's engine on the configured models, its worker started."""
-    assistant = make_assistant(config, DiscardSink(), lambda kind, text: None)
-    service = Service(assistant, config.server)
+    engine = make_engine(config)
+    service = Service(engine, config.server)
     service.start()
     try:
         yield service
     finally:
         service.stop()
-        if assistant.vlm is not None:
-            assistant.vlm.close()
+        engine.close()
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from assistant.config import Config
-from assistant.server import create_app
+from assistant.serve.app import create_app
 
 EXAMPLES_PER_OPERATION = 20
 statuses: Counter[str] = Counter()

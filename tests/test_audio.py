@@ -4,18 +4,17 @@ import numpy as np
 import pytest
 from helpers import read_wav, write_wav
 
-from assistant.audio import (
+from assistant.core.types import AudioChunk
+from assistant.errors import BadInputError, DeviceError
+from assistant.hear.audio import (
     SAMPLE_RATE,
     MicrophoneSource,
-    SpeakerSink,
-    WavFileSink,
     WavFileSource,
     import_sounddevice,
     list_devices,
     read_audio_file,
 )
-from assistant.errors import BadInputError, DeviceError
-from assistant.types import AudioChunk
+from assistant.speak.sinks import SpeakerSink, WavFileSink
 
 
 def _tone(rate: int, seconds: float = 1.0, hz: float = 440.0) -> np.ndarray:

@@ -9,13 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.audio import WavFileSink, WavFileSource
-from assistant.button import EV_KEY, ButtonAndTerminalKeys, ButtonLogic, key_code, list_buttons, open_button
-from assistant.camera import ImageFileSource
+from assistant.cli.factory import make_session
+from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config
 from assistant.errors import DeviceError
-from assistant.factory import make_assistant
-from assistant.loop import PushToTalkLoop, TerminalKeys
+from assistant.hear.audio import WavFileSource
+from assistant.hear.button import EV_KEY, ButtonAndTerminalKeys, ButtonLogic, key_code, list_buttons, open_button
+from assistant.hear.keys import TerminalKeys
+from assistant.see.camera import ImageFileSource
+from assistant.speak.sinks import WavFileSink
 
 VOLUME_UP = 115
 EV_SYN = 0
@@ -74,7 +76,7 @@ def test_holding_the_button_asks_and_the_keyboard_still_quits(
     remote = SyntheticRemote([(0.2, 1), (0.3, 2), (0.6, 0)])
     keys = ButtonAndTerminalKeys(remote, VOLUME_UP, terminal)
     sink = WavFileSink(tmp_path / "answers")
-    assistant = make_assistant(config, sink, lambda kind, text: None)
+    assistant = make_session(config, sink, lambda kind, text: None)
     lines: list[str] = []
 
     def quit_when_answered() -> None:
@@ -89,7 +91,7 @@ def test_holding_the_button_asks_and_the_keyboard_still_quits(
         loop = PushToTalkLoop(assistant, WavFileSource([question_wav]), ImageFileSource(image_file), keys, lines.append)
         assert loop.run() == 1
     finally:
-        assistant.vlm.close()  # type: ignore[union-attr]
+        assistant.engine.close()
         os.close(write_end)
         stdin.close()
     assert lines[1:] == ["Listening.", "Thinking.", "Goodbye."]

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from helpers import scene
 
-from assistant.camera import (
+from assistant.core.types import Frame
+from assistant.errors import BadInputError, DeviceError
+from assistant.see.camera import (
     ImageFileSource,
     OpenCVCamera,
     VideoFileSource,
@@ -14,8 +16,6 @@ from assistant.camera import (
     frame_source,
     prepare_frame,
 )
-from assistant.errors import BadInputError, DeviceError
-from assistant.types import Frame
 
 
 def test_video_file_is_really_decoded_frame_by_frame_and_rewinds(video_file: Path) -> None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.assistant import MORE_DETAIL_QUESTION
-from assistant.audio import WavFileSink, WavFileSource
-from assistant.camera import VideoFileSource
-from assistant.commands import HELP, match
+from assistant.cli.factory import make_session
+from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config, save_setting
-from assistant.factory import make_assistant
-from assistant.loop import PushToTalkLoop, ScriptedKeys
+from assistant.core.commands import match
+from assistant.core.phrases import BOOKS
+from assistant.hear.audio import WavFileSource
+from assistant.hear.keys import ScriptedKeys
+from assistant.see.camera import VideoFileSource
+from assistant.speak.sinks import WavFileSink
 
 
 @pytest.mark.parametrize(
@@ -99,13 +101,17 @@ def test_every_command_through_the_real_loop(
     wavs = [speak(text, f"said-{index}.wav") for index, text in enumerate(said)]
     log, settings = tmp_path / "turns.jsonl", tmp_path / "settings.toml"
     sink = WavFileSink(tmp_path / "answers")
-    assistant = make_assistant(config.with_overrides({"log.turns": str(log)}), sink, lambda k, t: None, settings)
+    assistant = make_session(config.with_overrides({"log.turns": str(log)}), sink, lambda k, t: None, settings)
     try:
         keys = ScriptedKeys([" ", " "] * len(wavs))
         PushToTalkLoop(assistant, WavFileSource(wavs), VideoFileSource(video_file), keys, lambda line: None).run()
-        rate, brief, history = assistant.synthesizer.speech_rate, assistant.brief, assistant.conversation.exchanges
+        rate, brief, history = (
+            assistant.settings.speech_rate,
+            assistant.settings.detail == "brief",
+            assistant.conversation.exchanges,
+        )
     finally:
-        assistant.vlm.close()  # type: ignore[union-attr]
+        assistant.engine.close()
     turns = {index: json.loads(line) for index, line in enumerate(log.read_text().splitlines())}
     assert [turns[i]["command"] for i in range(len(said))] == [
         None,
@@ -127,11 +133,11 @@ def test_every_command_through_the_real_loop(
     assert rate == 1.25
     detail = turns[5]
     assert detail["preset"] == "describe"
-    assert detail["messages"][-1]["content"] == MORE_DETAIL_QUESTION
+    assert detail["messages"][-1]["content"] == BOOKS["en"].more_detail_question
     images = [p for m in detail["messages"] if isinstance(m["content"], list) for p in m["content"] if "image_url" in p]
     assert images == [{"type": "image_url", "image_url": {"url": f"<image {question['image_sha256']}>"}}], "same frame"
     assert brief and turns[6]["answer"] == "I will keep my answers short."
-    assert turns[7]["answer"] == HELP
+    assert turns[7]["answer"] == BOOKS["en"].help
     assert turns[8]["answer"] == "Stopped."
     assert tomllib.loads(settings.read_text()) == {"tts": {"speech_rate": 1.25}}
     assert history == [], "a new conversation forgets"

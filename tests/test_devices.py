@@ -61,7 +61,7 @@ def test_the_microphone_records_through_portaudio_and_stops_at_its_cap(alsa_home
         """
         import json, time
         import numpy as np
-        from assistant.audio import MicrophoneSource
+        from assistant.hear.audio import MicrophoneSource
         microphone = MicrophoneSource(max_seconds=2.0)
         name = microphone.check()
         microphone.start()
@@ -82,8 +82,8 @@ def test_the_speaker_plays_through_portaudio_and_an_interruption_drops_the_rest(
         """
         import json, os, threading
         import numpy as np
-        from assistant.audio import SpeakerSink
-        from assistant.types import AudioChunk
+        from assistant.speak.sinks import SpeakerSink
+        from assistant.core.types import AudioChunk
         speaker = SpeakerSink()
         name = speaker.check()
         tone = AudioChunk((0.2 * np.sin(np.arange(22050) / 10)).astype(np.float32), 22050)
@@ -108,7 +108,7 @@ def test_the_speaker_plays_through_portaudio_and_an_interruption_drops_the_rest(
 
 def test_doctor_finds_the_microphone_and_speaker_and_lists_the_devices(alsa_home: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from assistant.cli import main; sys.exit(main(['doctor']))"],
+        [sys.executable, "-c", "import sys; from assistant.cli.main import main; sys.exit(main(['doctor']))"],
         cwd=alsa_home,
         env={**os.environ, "HOME": str(alsa_home)},
         capture_output=True,

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cli.doctor import doctor
 from assistant.config import Config
-from assistant.devtools.tiny_vlm import TinyVLMPair
-from assistant.doctor import doctor
+from tools.tiny_vlm import TinyVLMPair
 
 
 def _lines(config: Config, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
@@ -59,7 +59,7 @@ def test_a_damaged_vision_model_is_missing(
 
 
 def test_doctor_runs_from_the_command_line(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     code = main(["doctor", "--whisper", "/nonexistent/whisper", "--voice", config.tts.voice])
     assert code == 1

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from renders import lines_at, render
 
-from assistant.documents import Document, extract, fields, summary, table
-from assistant.ocr import Reading, TextLine, TextReader, layout
+from assistant.core.documents import Document, extract, fields, summary, table
+from assistant.core.phrases import BOOKS
+from assistant.core.reading import Reading, TextLine, layout
+from assistant.see.ocr import TextReader
 
 PRICES = [["Product", "Price"], ["Apple", "$1.20"], ["Bread", "$2.50"], ["Milk", "$0.99"], ["Eggs", "$3.10"]]
 
@@ -39,7 +41,7 @@ def test_a_price_table_becomes_exactly_its_rows(reader: TextReader) -> None:
         {"Product": "Eggs", "Price": "$3.10"},
     ], "the title above the table is not a row"
     assert document.unreadable == []
-    assert summary(document) == "4 items: Apple, $1.20; Bread, $2.50; Milk, $0.99; Eggs, $3.10."
+    assert summary(document, BOOKS["en"]) == "4 items: Apple, $1.20; Bread, $2.50; Milk, $0.99; Eggs, $3.10."
 
 
 @pytest.mark.parametrize("damage", ["blur", "noise"])
@@ -55,7 +57,7 @@ def test_an_unreadable_cell_is_null_and_said_so_and_nothing_is_invented(reader: 
     assert data[1] == {"Product": "Bread", "Price": None}
     assert [row["Price"] for row in data] == ["$1.20", None, "$0.99", "$3.10"]
     assert document.unreadable == ["row 2, Price"]
-    assert "Bread, Price unreadable" in summary(document)
+    assert "Bread, Price unreadable" in summary(document, BOOKS["en"])
 
 
 def test_a_form_becomes_an_object_of_its_fields(reader: TextReader) -> None:
@@ -68,9 +70,9 @@ def test_a_form_becomes_an_object_of_its_fields(reader: TextReader) -> None:
         "Policy number": "AB-55231",
         "Phone": None,
     }
-    assert summary(document).startswith("4 fields: Name: Jane Doe;")
-    assert summary(document).endswith("Phone: unreadable.")
-    assert summary(document, chinese=True).startswith("4个字段：")
+    assert summary(document, BOOKS["en"]).startswith("4 fields: Name: Jane Doe;")
+    assert summary(document, BOOKS["en"]).endswith("Phone: unreadable.")
+    assert summary(document, BOOKS["zh"]).startswith("4个字段：")
 
 
 def _line(text: str, score: float, left: float, top: float, right: float, bottom: float) -> TextLine:
@@ -104,7 +106,7 @@ def test_the_json_is_valid_whatever_was_read(reading: Reading) -> None:
     for question in ("list the items", "extract the fields"):
         document = extract(reading, question)
         assert _valid(document) == document.data
-        assert summary(document)
+        assert summary(document, BOOKS["en"])
 
 
 def test_a_headerless_table_is_a_list_of_rows() -> None:
@@ -116,7 +118,7 @@ def test_a_headerless_table_is_a_list_of_rows() -> None:
     ]
     document = table(layout(lines, 640, 480))
     assert _valid(document) == [["Tea", "1.50"], ["Cake", "2.75"]]
-    assert summary(document, chinese=True) == "2项：Tea, 1.50；Cake, 2.75。"
+    assert summary(document, BOOKS["zh"]) == "2项：Tea, 1.50；Cake, 2.75。"
     assert fields(layout(lines, 640, 480)).data == {"Tea": "1.50", "Cake": "2.75"}
 
 
@@ -131,7 +133,7 @@ def test_a_long_table_is_summarised_by_its_first_rows_and_kept_whole() -> None:
     ]
     document = table(layout(lines, 640, 720))
     assert len(_valid(document)) == 10
-    assert summary(document).startswith("10 items: Item 0, 0.00; Item 1, 1.00;")
-    assert summary(document).endswith("Item 7, 7.00; and 2 more.")
-    assert summary(document, chinese=True).endswith("；还有2项。")
-    assert summary(Document("lines", [])) == "Nothing could be read."
+    assert summary(document, BOOKS["en"]).startswith("10 items: Item 0, 0.00; Item 1, 1.00;")
+    assert summary(document, BOOKS["en"]).endswith("Item 7, 7.00; and 2 more.")
+    assert summary(document, BOOKS["zh"]).endswith("；还有2项。")
+    assert summary(Document("lines", []), BOOKS["en"]) == "Nothing could be read."

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from helpers import normalise, read_wav
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.config import Config
-from assistant.devtools.tiny_vlm import TinyVLMPair
+from tools.tiny_vlm import TinyVLMPair
 
 TIMINGS = {"record", "stt", "frame", "vlm_first_token", "vlm_total", "tts_first_chunk", "tts_total", "first_audio"}
 LOG_KEYS = {"transcript", "answer", "preset", "error", "image_sha256", "image_size", "messages", "timings_ms"}

@@ -8,14 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.assistant import Assistant
-from assistant.audio import WavFileSink, WavFileSource
-from assistant.camera import ImageFileSource
-from assistant.earcons import NAMES, Earcons
-from assistant.loop import PushToTalkLoop, ScriptedKeys
-from assistant.presets import Preset
-from assistant.stt import WhisperTranscriber
-from assistant.tts import PiperSynthesizer
+from assistant.cli.factory import assemble_engine
+from assistant.cli.loop import PushToTalkLoop
+from assistant.core.presets import Preset
+from assistant.hear.audio import WavFileSource
+from assistant.hear.keys import ScriptedKeys
+from assistant.hear.stt import WhisperTranscriber
+from assistant.see.camera import ImageFileSource
+from assistant.speak.earcons import NAMES, Earcons
+from assistant.speak.sinks import WavFileSink
+from assistant.speak.tts import PiperSynthesizer
 
 
 class SlowVision:
@@ -59,7 +61,9 @@ def test_a_sound_within_300_ms_of_every_state_change(
     image_file: Path,
 ) -> None:
     sink = WavFileSink(tmp_path / "answers")
-    assistant = Assistant(transcriber, synthesizer, sink, vlm=SlowVision(4.5), earcons=Earcons())
+    assistant = assemble_engine(transcriber, synthesizer, vlm=SlowVision(4.5), cues=Earcons()).session(
+        sink, sounds=True
+    )
     states: list[tuple[float, str]] = []
     keys = ScriptedKeys([" ", " ", " ", " "])
     loop = PushToTalkLoop(

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from helpers import normalise
 
-from assistant.audio import WavFileSink, WavFileSource
-from assistant.cli import main
+from assistant.cli.factory import make_session
+from assistant.cli.loop import READY, PushToTalkLoop
+from assistant.cli.main import main
 from assistant.config import Config
-from assistant.factory import make_assistant
-from assistant.loop import READY, PushToTalkLoop, ScriptedKeys, TerminalKeys
-from assistant.memory import INTERRUPTED_MARK
+from assistant.core.conversation import INTERRUPTED_MARK
+from assistant.hear.audio import WavFileSource
+from assistant.hear.keys import ScriptedKeys, TerminalKeys
+from assistant.speak.sinks import WavFileSink
 
 
 def test_piped_input_counts_each_line_as_enter_and_q_quits() -> None:
@@ -23,12 +25,12 @@ def test_quitting_while_listening_answers_nothing(
     tmp_path: Path, config: Config, question_wav: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sink = WavFileSink(tmp_path / "answers")
-    assistant = make_assistant(config, sink, lambda kind, text: None)
+    assistant = make_session(config, sink, lambda kind, text: None)
     try:
         loop = PushToTalkLoop(assistant, WavFileSource([question_wav]), None, ScriptedKeys([" ", "q"]), print)
         assert loop.run() == 0
     finally:
-        assistant.vlm.close()  # type: ignore[union-attr]
+        assistant.engine.close()
     assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Goodbye."]
     assert sink.written == []
 
@@ -36,16 +38,16 @@ def test_quitting_while_listening_answers_nothing(
 def test_other_keys_are_ignored_and_end_of_input_quits(
     tmp_path: Path, config: Config, question_wav: Path, image_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from assistant.camera import ImageFileSource
+    from assistant.see.camera import ImageFileSource
 
     sink = WavFileSink(tmp_path / "answers")
-    assistant = make_assistant(config, sink, lambda kind, text: None)
+    assistant = make_session(config, sink, lambda kind, text: None)
     try:
         keys = ScriptedKeys(["x", " ", "x", "\n"])
         loop = PushToTalkLoop(assistant, WavFileSource([question_wav]), ImageFileSource(image_file), keys, print)
         assert loop.run() == 1
     finally:
-        assistant.vlm.close()  # type: ignore[union-attr]
+        assistant.engine.close()
     assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Thinking.", "Goodbye."]
     assert len(sink.written) == 1
 
@@ -68,12 +70,12 @@ def test_pressing_talk_while_it_speaks_interrupts_and_listens_again(
     image_file: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from assistant.camera import ImageFileSource
+    from assistant.see.camera import ImageFileSource
 
     follow_up = speak("Is it the blue one?", "blue.wav")
     log = tmp_path / "turns.jsonl"
     sink = WavFileSink(tmp_path / "answers", realtime=True)
-    assistant = make_assistant(config.with_overrides({"log.turns": str(log)}), sink, lambda kind, text: None)
+    assistant = make_session(config.with_overrides({"log.turns": str(log)}), sink, lambda kind, text: None)
     keys = ScriptedKeys([" ", " ", (3.0, " "), " "])
     try:
         loop = PushToTalkLoop(
@@ -81,7 +83,7 @@ def test_pressing_talk_while_it_speaks_interrupts_and_listens_again(
         )
         loop.run()
     finally:
-        assistant.vlm.close()  # type: ignore[union-attr]
+        assistant.engine.close()
     lines = capsys.readouterr().out.splitlines()
     assert lines == [READY, "Listening.", "Thinking.", "Stopped.", "Listening.", "Thinking.", "Goodbye."]
     first, second = (json.loads(line) for line in log.read_text().splitlines())

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from helpers import scene
 
+from assistant.core.conversation import INTERRUPTED_MARK, SYSTEM_PROMPT, Conversation
+from assistant.core.types import Frame
 from assistant.errors import BadInputError
-from assistant.memory import INTERRUPTED_MARK, SYSTEM_PROMPT, Conversation
-from assistant.types import Frame
 
 
 def _part(frame: Frame) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.config import Config
 from assistant.errors import AssistantError, ModelError
-from assistant.models import (
+from assistant.think.models import (
     _verify,
     catalog_entry,
     find_vlm_pairs,

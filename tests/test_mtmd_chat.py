@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from helpers import scene
 
-from assistant.camera import frame_data_url
-from assistant.devtools.tiny_vlm import TinyVLMPair
+from assistant.core.conversation import Conversation
+from assistant.core.presets import Preset
+from assistant.core.types import Frame
 from assistant.errors import ModelError
-from assistant.memory import Conversation
-from assistant.mtmd_chat import ImageEmbeddingCache
-from assistant.presets import Preset
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat
+from assistant.see.camera import frame_data_url
+from assistant.think.mtmd_chat import ImageEmbeddingCache
+from assistant.think.vlm import LocalVisionChat
+from tools.tiny_vlm import TinyVLMPair
 
 GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=16, repeat_penalty=1.0)
 FAMILIES = ["qwen2.5-vl", "qwen3-vl"]

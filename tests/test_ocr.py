@@ -6,7 +6,8 @@ import pytest
 from renders import cer, cjk_font_path, lines_at, render, rotate
 from skimage import data
 
-from assistant.ocr import Reading, TextLine, TextReader, edges_touched, keep, layout
+from assistant.core.reading import Reading, TextLine, edges_touched, keep, layout
+from assistant.see.ocr import TextReader
 
 LETTER = [
     "Dear Ms. Smith,",

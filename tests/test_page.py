@@ -19,8 +19,8 @@ from helpers import free_port, normalise, running_service, scene, write_wav
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from assistant.config import Config
-from assistant.server import create_app
-from assistant.service import Service
+from assistant.serve.app import create_app
+from assistant.serve.service import Service
 
 AXE = Path(__file__).resolve().parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -123,7 +123,7 @@ def test_hold_space_asks_through_whisper_and_speaks_the_answer(
     assert page.evaluate("document.getElementById('player').played.length") > 0
 
     (session,) = service.sessions.values()
-    (exchange,) = session.assistant.conversation.exchanges
+    (exchange,) = session.session.conversation.exchanges
     assert normalise(exchange.question) == normalise(QUESTION)
     assert exchange.frame is not None and exchange.frame.size == (640, 480)
 

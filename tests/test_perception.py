@@ -8,8 +8,11 @@ import pytest
 from helpers import scene
 from skimage import data
 
-from assistant import perception
-from assistant.camera import BurstSource, VideoFileSource
+from assistant.core.phrases import BOOKS
+from assistant.core.types import QualityLimits
+from assistant.see import perception
+from assistant.see.camera import BurstSource, VideoFileSource
+from assistant.speak.earcons import light_pitch
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
@@ -68,17 +71,17 @@ def test_only_the_middle_of_the_picture_counts() -> None:
 
 
 def test_light_levels_follow_a_brightness_sweep() -> None:
-    words = [perception.light_words(perception.luminance(_solid((v, v, v))))[0] for v in range(0, 256, 15)]
+    words = [BOOKS["en"].light_word(perception.luminance(_solid((v, v, v)))) for v in range(0, 256, 15)]
     assert words[0] == "dark" and words[-1] == "very bright"
     order = ["dark", "dim", "bright", "very bright"]
     assert [order.index(w) for w in words] == sorted(order.index(w) for w in words), "never darker as light grows"
     assert set(words) == set(order)
-    assert perception.light_words(0.05) == ("dark", "很暗")
-    assert perception.light_words(0.5) == ("bright", "明亮")
+    assert (BOOKS["en"].light_word(0.05), BOOKS["zh"].light_word(0.05)) == ("dark", "很暗")
+    assert (BOOKS["en"].light_word(0.5), BOOKS["zh"].light_word(0.5)) == ("bright", "明亮")
 
 
 def test_the_light_tone_rises_with_the_light() -> None:
-    pitches = [perception.light_pitch(level / 10) for level in range(11)]
+    pitches = [light_pitch(level / 10) for level in range(11)]
     assert pitches[0] == 220.0 and pitches[-1] == 1760.0
     assert pitches == sorted(pitches)
 
@@ -86,7 +89,7 @@ def test_the_light_tone_rises_with_the_light() -> None:
 @pytest.mark.parametrize("photo", ["chelsea", "coffee", "page", "astronaut", "camera"])
 def test_blur_is_detected_across_a_sweep(photo: str) -> None:
     image = _bgr(getattr(data, photo)())
-    limits = perception.QualityLimits()
+    limits = QualityLimits()
     sharpness = [perception.sharpness(cv2.GaussianBlur(image, (0, 0), s) if s else image) for s in (0, 1, 2, 3, 5)]
     assert sharpness == sorted(sharpness, reverse=True), "more blur, less sharpness"
     assert not perception.quality(image, limits).blurred
@@ -101,7 +104,7 @@ def test_the_scene_the_other_tests_use_is_sharp_and_lit() -> None:
 
 def test_dark_and_washed_out_pictures_are_detected_across_a_sweep() -> None:
     photo = _bgr(data.astronaut()).astype(np.float32)
-    limits = perception.QualityLimits()
+    limits = QualityLimits()
     for gain in (0.02, 0.05, 0.1, 0.2):
         checked = perception.quality((photo * gain).astype(np.uint8), limits)
         assert checked.too_dark == (checked.luminance < limits.dark)
@@ -110,8 +113,9 @@ def test_dark_and_washed_out_pictures_are_detected_across_a_sweep() -> None:
     assert not perception.quality((photo * 0.5).astype(np.uint8)).too_dark
     washed = np.clip(photo * 4 + 80, 0, 255).astype(np.uint8)
     assert perception.quality(washed).too_bright
-    assert perception.framing_hints(perception.quality((photo * 0.05).astype(np.uint8)))[0].startswith("It is too dark")
-    assert perception.quality(np.zeros((480, 640, 3), np.uint8), perception.QualityLimits(dark=0.0)).too_dark is False
+    dark = perception.quality((photo * 0.05).astype(np.uint8))
+    assert BOOKS["en"].framing(dark.too_dark, dark.too_bright, dark.blurred)[0].startswith("It is too dark")
+    assert perception.quality(np.zeros((480, 640, 3), np.uint8), QualityLimits(dark=0.0)).too_dark is False
 
 
 def test_the_sharpest_frame_of_a_burst_is_chosen() -> None:
@@ -134,7 +138,7 @@ def test_a_burst_from_a_video_gives_its_sharpest_frame(tmp_path: Path) -> None:
         frame = source.grab()
     finally:
         source.close()
-    assert perception.sharpness(frame.image) > 3 * perception.QualityLimits().blur
+    assert perception.sharpness(frame.image) > 3 * QualityLimits().blur
 
 
 def test_faces_are_counted_with_the_bundled_cascade() -> None:
@@ -145,7 +149,7 @@ def test_faces_are_counted_with_the_bundled_cascade() -> None:
 
 
 def test_hints_say_which_way_to_move() -> None:
-    assert perception.edge_hint(["right"]) == "Text is cut off at the right edge: move the camera a little right."
-    assert perception.edge_hint(["left", "bottom"]).endswith("move the camera a little left and down.")
-    assert "拿远" in perception.edge_hint(["left", "right", "top"], chinese=True)
-    assert perception.edge_hint([]) == ""
+    assert BOOKS["en"].edge_hint(["right"]) == "Text is cut off at the right edge: move the camera a little right."
+    assert BOOKS["en"].edge_hint(["left", "bottom"]).endswith("move the camera a little left and down.")
+    assert "拿远" in BOOKS["zh"].edge_hint(["left", "right", "top"])
+    assert BOOKS["en"].edge_hint([]) == ""

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from helpers import scene
 
-from assistant.assistant import AnswerOptions, Assistant, TurnControl
-from assistant.audio import WavFileSink
-from assistant.memory import INTERRUPTED_MARK
-from assistant.presets import Preset
-from assistant.stt import WhisperTranscriber
-from assistant.tts import PiperSynthesizer
-from assistant.types import Frame
+from assistant.cli.factory import assemble_engine
+from assistant.core.conversation import INTERRUPTED_MARK
+from assistant.core.presets import Preset
+from assistant.core.turn import AnswerOptions, Session, TurnControl
+from assistant.core.types import Frame
+from assistant.hear.stt import WhisperTranscriber
+from assistant.speak.sinks import WavFileSink
+from assistant.speak.tts import PiperSynthesizer
 
 SENTENCES = ["The mug is red.", "It stands on the left of the table.", "A spoon lies beside it."]
 
@@ -55,8 +56,8 @@ def _words(sentences: list[str]) -> list[str]:
 
 def _assistant(
     transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, sink: WavFileSink, vision: ScriptedVision
-) -> Assistant:
-    return Assistant(transcriber, synthesizer, sink, vlm=vision, options=AnswerOptions(temperature=0.0))
+) -> Session:
+    return assemble_engine(transcriber, synthesizer, vlm=vision, options=AnswerOptions(temperature=0.0)).session(sink)
 
 
 def test_the_first_sentence_plays_while_the_model_is_still_writing(

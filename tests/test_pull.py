@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Config
-from assistant.devtools.tiny_vlm import TinyVLMPair
 from assistant.errors import ModelError
-from assistant.models import CatalogEntry, pull, vlm_pair
-from assistant.vlm import LocalVisionChat
+from assistant.think.models import CatalogEntry, pull, vlm_pair
+from assistant.think.vlm import LocalVisionChat
+from tools.tiny_vlm import TinyVLMPair
 
 REPO = "test/tiny-vl"
 ENTRY = CatalogEntry("tiny-vl", REPO, "the tiny test pair", ("*Q4_K_M.gguf",), ("mmproj*F16.gguf", "mmproj*.gguf"))

@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.commands import match
-from assistant.routing import Route, is_chinese, route
+from assistant.core.commands import match
+from assistant.core.routing import Route, is_chinese, route
 
 PHRASINGS = [
     ("Read this", Route.READ),

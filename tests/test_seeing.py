@@ -15,17 +15,20 @@ from helpers import read_wav
 from renders import render
 from skimage import data
 
-from assistant.assistant import NEEDS_VLM, NEEDS_VLM_ZH, OCR_CONTEXT, AnswerOptions, Assistant, TurnControl
-from assistant.audio import WavFileSink
-from assistant.camera import VideoFileSource
-from assistant.devtools.tiny_vlm import TinyVLMPair
-from assistant.ocr import TextReader
-from assistant.perception import light_pitch, luminance
-from assistant.stt import WhisperTranscriber
-from assistant.tts import PiperSynthesizer
-from assistant.turnlog import TurnLog
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat
+from assistant.cli.factory import assemble_engine
+from assistant.core.phrases import BOOKS
+from assistant.core.turn import AnswerOptions, Session, TurnControl
+from assistant.core.turnlog import TurnLog
+from assistant.core.types import Frame
+from assistant.hear.stt import WhisperTranscriber
+from assistant.see.camera import VideoFileSource
+from assistant.see.ocr import TextReader
+from assistant.see.perception import luminance
+from assistant.speak.earcons import light_pitch
+from assistant.speak.sinks import WavFileSink
+from assistant.speak.tts import PiperSynthesizer
+from assistant.think.vlm import LocalVisionChat
+from tools.tiny_vlm import TinyVLMPair
 
 PRICES = [("Product", "Price"), ("Apple", "$1.20"), ("Bread", "$2.50"), ("Milk", "$0.99")]
 
@@ -49,10 +52,10 @@ def _assistant(
     out: Path,
     vision: LocalVisionChat | None = None,
     realtime: bool = False,
-) -> tuple[Assistant, WavFileSink]:
+) -> tuple[Session, WavFileSink]:
     sink = WavFileSink(out, realtime=realtime)
     options = AnswerOptions(n_ctx=2048, temperature=0.0, max_tokens=12)
-    return Assistant(transcriber, synthesizer, sink, vlm=vision, options=options, reader=reader), sink
+    return assemble_engine(transcriber, synthesizer, vlm=vision, options=options, reader=reader).session(sink), sink
 
 
 def _sign_and_face() -> Frame:
@@ -83,7 +86,7 @@ def test_without_a_model_it_says_what_it_knows_for_sure(
     assert lines[1] in {"The light is bright.", "The light is very bright."}
     assert lines[2].startswith("The middle of the picture is ")
     assert lines[3] == "I see one face."
-    assert lines[4] == NEEDS_VLM
+    assert lines[4] == BOOKS["en"].needs_vision_model
     assert turn.messages == [] and turn.preset is None, "no model was asked"
     assert turn.route == "scene" and turn.text_read == "PLATFORM 4"
     assert read_wav(sink.written[0]).duration_s > 3
@@ -99,7 +102,7 @@ def test_without_a_model_a_chinese_question_gets_a_chinese_answer(
     assert lines[1].startswith("光线")
     assert lines[2].startswith("中间的颜色是")
     assert lines[3] == "我看到1张脸。"
-    assert lines[4] == NEEDS_VLM_ZH
+    assert lines[4] == BOOKS["zh"].needs_vision_model
 
 
 def test_read_this_is_read_verbatim_by_ocr_not_the_model(
@@ -135,7 +138,10 @@ def test_a_question_about_text_gives_the_model_the_exact_text(
     user = turn.messages[-1]["content"]
     [text] = [part["text"] for part in user if part["type"] == "text"]
     assert (
-        text == "What's the price of bread?\n\n" + OCR_CONTEXT + "Product Price\nApple $1.20\nBread $2.50\nMilk $0.99"
+        text
+        == "What's the price of bread?\n\n"
+        + BOOKS["en"].text_in_picture
+        + "Product Price\nApple $1.20\nBread $2.50\nMilk $0.99"
     )
     assert [part["image_url"]["url"] for part in user if part["type"] == "image_url"] == [
         f"<image {turn.image_sha256}>"
@@ -176,7 +182,7 @@ def test_a_document_is_returned_whole_as_json_and_spoken_as_a_summary(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:
     assistant, _ = _assistant(transcriber, synthesizer, reader, tmp_path)
-    assistant.turn_log = TurnLog(tmp_path / "turns.jsonl")
+    assistant.engine.turn_log = TurnLog(tmp_path / "turns.jsonl")
     turn = assistant.answer_text("List the products and their prices.", _price_list())
     assert turn.error is None and turn.route == "document"
     expected = [{"Product": p, "Price": c} for p, c in PRICES[1:]]
@@ -303,7 +309,7 @@ def test_light_mode_without_any_picture_says_why(
 def test_ask_reads_a_price_list_into_json_from_the_command_line(
     tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     image = tmp_path / "prices.png"
     cv2.imwrite(str(image), _price_list().image)
@@ -324,13 +330,13 @@ def test_with_reading_turned_off_the_model_reads_or_the_user_hears_why(
 ) -> None:
     sink = WavFileSink(tmp_path)
     options = AnswerOptions(n_ctx=2048, temperature=0.0, max_tokens=12)
-    alone = Assistant(transcriber, synthesizer, sink, options=options)
+    alone = assemble_engine(transcriber, synthesizer, options=options).session(sink)
     assert alone.answer_text("Read this.", _price_list()).error == (
         "I can't read text: reading is turned off. Set ocr.enabled to true."
     )
     facts = alone.answer_text("What is in front of me?", _sign_and_face())
     assert facts.error is None and facts.answer.split("\n")[2] == "I see one face."
-    with_model = Assistant(transcriber, synthesizer, sink, vlm=vision, options=options)
+    with_model = assemble_engine(transcriber, synthesizer, vlm=vision, options=options).session(sink)
     turn = with_model.answer_text("Read this.", _price_list())
     assert turn.error is None and turn.text_read is None
     assert turn.messages[-1]["content"][-1]["text"] == "Read this."

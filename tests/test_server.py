@@ -25,10 +25,10 @@ from fastapi.testclient import TestClient
 from helpers import free_port, normalise, running_service, scene
 from renders import render
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.config import Config
-from assistant.server import create_app
-from assistant.service import Service
+from assistant.serve.app import create_app
+from assistant.serve.service import Service
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -167,7 +167,7 @@ def test_sessions_remember_only_their_own_turns(client: TestClient, service: Ser
     assert other["session_id"] != session
 
     def questions(session_id: str) -> list[str]:
-        return [e.question for e in service.sessions[session_id].assistant.conversation.exchanges]
+        return [e.question for e in service.sessions[session_id].session.conversation.exchanges]
 
     assert questions(session) == ["What is on the table?", "Is it red?"]
     assert questions(other["session_id"]) == ["Where am I?"]
@@ -178,9 +178,24 @@ def test_sessions_remember_only_their_own_turns(client: TestClient, service: Ser
     assert questions(other["session_id"]) == ["Where am I?"]
 
 
+def test_one_sessions_slower_leaves_another_at_the_default_rate(client: TestClient, base_config: Config) -> None:
+    default = base_config.tts.speech_rate
+    slowed = client.post("/api/ask", data={"text": "Slower."}).json()
+    assert slowed["command"] == "slower"
+    assert slowed["settings"] == {"speech_rate": default - 0.25, "detail": "detailed"}
+    again = client.post("/api/ask", data={"text": "Slower.", "session_id": slowed["session_id"]}).json()
+    assert again["settings"]["speech_rate"] == default - 0.5, "a session keeps its own rate"
+    other = client.post("/api/ask", data={"text": "What can I say?"}).json()
+    assert other["session_id"] != slowed["session_id"]
+    assert other["settings"] == {"speech_rate": default, "detail": "detailed"}, "a new session starts at the default"
+    brief = client.post("/api/ask", data={"text": "Shorter.", "session_id": other["session_id"]}).json()
+    assert brief["settings"] == {"speech_rate": default, "detail": "brief"}
+    assert client.post("/api/ask", data={"text": "Help"}).json()["settings"]["detail"] == "detailed"
+
+
 def test_sessions_expire_when_idle(base_config: Config, service: Service) -> None:
     now = [0.0]
-    short = Service(service.assistant, base_config.server, clock=lambda: now[0])
+    short = Service(service.engine, base_config.server, clock=lambda: now[0])
     first = short.session("kitchen")
     assert short.session("kitchen") is first
     now[0] += base_config.server.session_idle_s + 1
@@ -260,7 +275,7 @@ def test_a_recording_over_the_cap_is_refused(client: TestClient, speak: Callable
 def blocked(service: Service, max_queue: int, timeout_s: float) -> Iterator[tuple[Service, TestClient]]:
     """A service over the same models whose one worker is held by an earlier job until the block ends."""
     limits = dataclasses.replace(service.limits, max_queue=max_queue, request_timeout_s=timeout_s)
-    held = Service(service.assistant, limits)
+    held = Service(service.engine, limits)
     held.start()
     gate = threading.Event()
     try:

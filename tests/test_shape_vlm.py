@@ -6,12 +6,12 @@ import pytest
 from gguf import GGUFReader
 from helpers import scene
 
-from assistant.camera import frame_data_url
-from assistant.devtools.shape_vlm import QWEN3_VL_2B, main, scaled, write_shape_vlm
-from assistant.devtools.tiny_vlm import TinyVLMPair
-from assistant.presets import Preset
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat
+from assistant.core.presets import Preset
+from assistant.core.types import Frame
+from assistant.see.camera import frame_data_url
+from assistant.think.vlm import LocalVisionChat
+from tools.shape_vlm import QWEN3_VL_2B, main, scaled, write_shape_vlm
+from tools.tiny_vlm import TinyVLMPair
 
 GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=6, repeat_penalty=1.0)
 

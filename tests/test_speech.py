@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.speech import MAX_SPOKEN_CHARS, clean_for_speech, sentences, split_sentences
+from assistant.core.speech import MAX_SPOKEN_CHARS, clean_for_speech, sentences, split_sentences
 
 
 def test_splits_sentences_and_keeps_a_final_fragment() -> None:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from helpers import normalise
 
-from assistant.audio import read_audio_file
+from assistant.core.types import AudioClip
 from assistant.errors import ModelError
-from assistant.stt import WhisperTranscriber
-from assistant.types import AudioClip
+from assistant.hear.audio import read_audio_file
+from assistant.hear.stt import WhisperTranscriber
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.devtools.tiny_vlm import main, write_tiny_vlm
+from tools.tiny_vlm import main, write_tiny_vlm
 
 
 @pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])

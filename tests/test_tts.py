@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import ModelError
-from assistant.tts import PiperSynthesizer, SpeechOptions
+from assistant.speak.tts import PiperSynthesizer, SpeechOptions
 
 
 def test_one_chunk_per_sentence_at_the_voices_rate(synthesizer: PiperSynthesizer) -> None:
@@ -22,8 +22,10 @@ def test_speech_is_repeatable_with_noise_off(synthesizer: PiperSynthesizer) -> N
 
 def test_speech_rate_changes_the_length(voice_file: Path) -> None:
     def seconds(rate: float) -> float:
-        voice = PiperSynthesizer(voice_file, SpeechOptions(speech_rate=rate, noise_scale=0, noise_w_scale=0))
-        return sum(len(c.samples) for c in voice.synthesize("The bus stop is ten steps ahead.")) / 22050
+        chunks = voice.synthesize("The bus stop is ten steps ahead.", rate)
+        return sum(len(c.samples) for c in chunks) / 22050
+
+    voice = PiperSynthesizer(voice_file, SpeechOptions(noise_scale=0, noise_w_scale=0))
 
     normal, fast, slow = seconds(1.0), seconds(1.5), seconds(0.7)
     assert fast < 0.85 * normal

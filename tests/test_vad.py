@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 from helpers import write_wav
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.config import Config
+from assistant.core.heard import check_heard
+from assistant.core.phrases import BOOKS
+from assistant.core.types import AudioClip, Transcript
 from assistant.errors import AssistantError, NothingHeardError
-from assistant.stt import NOT_CAUGHT, check_heard
-from assistant.types import AudioClip, Transcript
+
+EN = BOOKS["en"]
+NOT_CAUGHT = EN.not_caught
 
 
 def _noise(seconds: float, level: float = 0.1) -> np.ndarray:
@@ -66,18 +70,20 @@ def _clip() -> AudioClip:
 @pytest.mark.parametrize("phantom", ["Thank you.", "you", " Thanks for watching!", "谢谢观看"])
 def test_whispers_phantom_phrases_are_not_questions(phantom: str) -> None:
     with pytest.raises(AssistantError, match=NOT_CAUGHT):
-        check_heard(_clip(), Transcript(phantom, no_speech_prob=0.5, avg_logprob=-0.9, speech_s=0.5))
+        check_heard(_clip(), Transcript(phantom, no_speech_prob=0.5, avg_logprob=-0.9, speech_s=0.5), EN)
 
 
 def test_a_clear_question_passes_and_a_clear_thank_you_too() -> None:
-    check_heard(_clip(), Transcript("Is it the blue one?", no_speech_prob=0.01, avg_logprob=-0.2, speech_s=1.1))
-    check_heard(_clip(), Transcript("Thank you.", no_speech_prob=0.02, avg_logprob=-0.2, speech_s=0.9))
+    check_heard(
+        _clip(), Transcript("Is it the blue one?", no_speech_prob=0.01, avg_logprob=-0.2, speech_s=1.1), BOOKS["en"]
+    )
+    check_heard(_clip(), Transcript("Thank you.", no_speech_prob=0.02, avg_logprob=-0.2, speech_s=0.9), EN)
 
 
 def test_unsure_transcripts_and_too_little_speech_are_not_questions() -> None:
     with pytest.raises(AssistantError, match=NOT_CAUGHT):
-        check_heard(_clip(), Transcript("What is it?", no_speech_prob=0.8, avg_logprob=-1.3, speech_s=1.0))
+        check_heard(_clip(), Transcript("What is it?", no_speech_prob=0.8, avg_logprob=-1.3, speech_s=1.0), EN)
     with pytest.raises(AssistantError, match=NOT_CAUGHT):
-        check_heard(_clip(), Transcript("What?", speech_s=0.2))
+        check_heard(_clip(), Transcript("What?", speech_s=0.2), EN)
     with pytest.raises(NothingHeardError):
-        check_heard(AudioClip(np.zeros(8000, np.float32), 16000), Transcript("you", speech_s=0.0))
+        check_heard(AudioClip(np.zeros(8000, np.float32), 16000), Transcript("you", speech_s=0.0), EN)

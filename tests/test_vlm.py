@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 from helpers import scene
 
-from assistant.camera import frame_data_url
-from assistant.devtools.tiny_vlm import TinyVLMPair
+from assistant.core.presets import VQA, Preset, choose_preset
+from assistant.core.types import Frame
 from assistant.errors import BadInputError, ModelError
-from assistant.presets import VQA, Preset, choose_preset
-from assistant.types import Frame
-from assistant.vlm import LocalVisionChat, inspect_gguf
+from assistant.see.camera import frame_data_url
+from assistant.think.vlm import LocalVisionChat, inspect_gguf
+from tools.tiny_vlm import TinyVLMPair
 
 GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=12, repeat_penalty=1.0)
 

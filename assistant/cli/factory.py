@@ -1,0 +1,100 @@
+"""The composition root: the engine built from Config, for the terminal loop, `ask` and the HTTP service."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from assistant.config import Config
+from assistant.core.commands import HOTWORDS
+from assistant.core.interfaces import AudioSink, Synthesizer, TextReader, Transcriber, VisionChat
+from assistant.core.turn import AnswerOptions, Engine, Notify, Session, Settings
+from assistant.core.turnlog import TurnLog
+from assistant.core.types import QualityLimits
+from assistant.errors import ModelError, NoVisionModelError
+from assistant.hear.stt import SttOptions, WhisperTranscriber
+from assistant.see.ocr import TextReader as OcrReader
+from assistant.see.sight import OpenCVSight
+from assistant.speak.earcons import Earcons
+from assistant.speak.tts import PiperSynthesizer, SpeechOptions
+from assistant.think.models import vlm_pair, voice_path, whisper_path
+from assistant.think.vlm import LocalVisionChat
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def make_transcriber(config: Config) -> WhisperTranscriber:
+    stt = config.stt
+    hotwords = HOTWORDS if stt.command_hints else ""
+    options = SttOptions(stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads, hotwords)
+    return WhisperTranscriber(whisper_path(config), options)
+
+
+def make_synthesizer(config: Config) -> PiperSynthesizer:
+    tts = config.tts
+    return PiperSynthesizer(voice_path(config), SpeechOptions(tts.noise_scale, tts.noise_w_scale, tts.volume))
+
+
+def make_vision_chat(config: Config) -> LocalVisionChat | None:
+    """The configured or installed VLM pair, loaded; None when there is none."""
+    pair = vlm_pair(config)
+    if pair is None:
+        return None
+    vlm = config.vlm
+    return LocalVisionChat(
+        pair.model,
+        pair.mmproj,
+        n_ctx=vlm.n_ctx,
+        n_threads=vlm.n_threads,
+        n_batch=vlm.n_batch,
+        n_ubatch=vlm.n_ubatch,
+        use_mmap=vlm.use_mmap,
+        seed=vlm.seed,
+        verbose=config.log.verbose,
+    )
+
+
+def assemble_engine(
+    transcriber: Transcriber,
+    synthesizer: Synthesizer,
+    vlm: VisionChat | None = None,
+    reader: TextReader | None = None,
+    options: AnswerOptions | None = None,
+    turn_log: TurnLog | None = None,
+    cues: Earcons | None = None,
+) -> Engine:
+    """An engine over parts already made, with the default picture measures and sounds (for tests and benchmarks)."""
+    return Engine(transcriber, synthesizer, OpenCVSight(), cues or Earcons(), vlm, None, reader, turn_log, options)
+
+
+def make_engine(config: Config) -> Engine:
+    """Load every model; a missing required one raises a ModelError naming it and its fix."""
+    synthesizer = make_synthesizer(config)
+    transcriber = make_transcriber(config)
+    vision, problem = None, None
+    try:
+        vision = make_vision_chat(config)
+    except ModelError as e:
+        problem = NoVisionModelError(f"I can't answer about the picture: {e.message}", e.fix)
+    if vision is None:
+        _LOGGER.info("no vision model: answering without one")
+    return Engine(
+        transcriber,
+        synthesizer,
+        OpenCVSight(QualityLimits(dark=config.camera.dark, blur=config.camera.blur), config.camera.max_short_side),
+        Earcons(config.audio.earcon_volume, config.audio.earcons),
+        vlm=vision,
+        vlm_problem=problem,
+        reader=OcrReader(config.ocr.min_score) if config.ocr.enabled else None,
+        turn_log=TurnLog(Path(config.log.turns)) if config.log.turns else None,
+        options=AnswerOptions(
+            n_ctx=config.vlm.n_ctx, temperature=config.vlm.temperature, max_tokens=config.vlm.max_tokens
+        ),
+        settings=Settings(speech_rate=config.tts.speech_rate),
+        max_turns=config.vlm.max_turns,
+    )
+
+
+def make_session(config: Config, sink: AudioSink, notify: Notify, settings_path: Path | None = None) -> Session:
+    """The terminal's one session, with the state sounds on, over a newly loaded engine."""
+    return make_engine(config).session(sink, notify, sounds=True, settings_path=settings_path)

@@ -1,0 +1,230 @@
+"""What each CLI command does, once its Config is known."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from assistant.cli.console import notify, say
+from assistant.cli.factory import make_engine, make_session
+from assistant.cli.loop import PushToTalkLoop
+from assistant.config import Config
+from assistant.core.interfaces import AudioSink, AudioSource, FrameSource
+from assistant.core.turn import Session
+from assistant.core.types import AudioChunk, Frame
+from assistant.errors import AssistantError, BadInputError, DeviceError, NoPictureError
+from assistant.hear.audio import MicrophoneSource, WavFileSource
+from assistant.hear.keys import KeySource, ScriptedKeys, TerminalKeys
+from assistant.see.camera import BurstSource, ImageFileSource, OpenCVCamera, frame_source
+from assistant.speak.sinks import SpeakerSink, WavFileSink
+from assistant.think.models import catalog_entry, installed_voices, installed_whispers, load_catalog, pull, vlm_pair
+
+
+class DiscardSink:
+    """For `ask` on a machine with no speaker: the answer is printed, and its sound goes nowhere."""
+
+    def play(self, chunks: Iterable[AudioChunk], cancel: threading.Event | None = None) -> int:
+        return sum(1 for _ in chunks)
+
+    def cue(self, sound: AudioChunk) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, settings_path: Path | None = None) -> int:
+    """The push-to-talk loop; files stand in for the microphone, camera or speaker where given."""
+    sink: AudioSink
+    if audio_out is not None:
+        sink = WavFileSink(audio_out)
+    else:
+        speaker = SpeakerSink(config.audio.output_device)
+        speaker.check()
+        sink = speaker
+    audio: AudioSource
+    if audio_in:
+        audio = WavFileSource(audio_in, config.audio.max_record_s)
+    else:
+        microphone = MicrophoneSource(config.audio.input_device, config.audio.max_record_s)
+        microphone.check()
+        audio = microphone
+    camera: FrameSource | None = None
+    camera_problem: AssistantError | None = None
+    source = frame_source(config.camera.source)
+    try:
+        source.open()
+        # At 30 frames a second, a burst of 5 takes about 170 ms.
+        camera = BurstSource(source, config.camera.burst) if isinstance(source, OpenCVCamera) else source
+    except AssistantError as e:
+        camera_problem = e
+    say("Loading the models.")
+    session = make_session(config, sink, notify, settings_path)
+    # Light mode wants one frame per tone, without waiting for a burst.
+    session.camera = source if camera is not None else None
+    interactive = not audio_in and audio_out is None
+    for problem in (camera_problem, session.engine.vlm_problem):
+        if problem is not None:
+            say(problem.spoken())
+            if interactive:
+                session.speak(problem.spoken())
+    if camera_problem is not None:
+        say("I will answer without the camera, and tell you when a question needs it.")
+    keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else _live_keys(config)
+    try:
+        if interactive:
+            session.speak("Ready.")
+        PushToTalkLoop(session, audio, camera, keys, say, camera_problem).run()
+    finally:
+        if camera is not None:
+            camera.close()
+        session.engine.close()
+    return 0
+
+
+def _live_keys(config: Config) -> KeySource:
+    """The terminal's keys, and the hardware button beside them when one is configured."""
+    terminal = TerminalKeys()
+    if not config.button.device:
+        return terminal
+    from assistant.hear.button import ButtonAndTerminalKeys, key_code, open_button
+
+    try:
+        keys = ButtonAndTerminalKeys(open_button(config.button.device), key_code(config.button.key), terminal)
+    except AssistantError as e:
+        say(f"{e.spoken()} The keyboard still works.")
+        return terminal
+    say(f"Hold the button to talk: {keys.device.name}.")
+    return keys
+
+
+def ask(config: Config, audio: Path | None, text: str | None, image: Path | None, out: Path | None) -> int:
+    """One turn; prints the transcript and the answer. Exit status 1 if the turn ended in an error."""
+    sink: AudioSink
+    if out is not None:
+        sink = WavFileSink(out, single_file=True)
+    else:
+        speaker = SpeakerSink(config.audio.output_device)
+        try:
+            speaker.check()
+            sink = speaker
+        except AssistantError as e:
+            say(f"{e.message} The answer is printed only.")
+            sink = DiscardSink()
+    session = make_session(config, sink, notify)
+    try:
+        frame: Frame | None = None
+        camera_problem: AssistantError | None = session.engine.vlm_problem
+        if image is None:
+            camera_problem = NoPictureError("I can't see: no picture was given.", "Add one with --image.")
+        else:
+            try:
+                frame = ImageFileSource(image).grab()
+            except AssistantError as e:
+                return _spoken_failure(session, e)
+        if audio is not None:
+            source = WavFileSource([audio], config.audio.max_record_s)
+            try:
+                source.start()
+                clip = source.stop()
+            except AssistantError as e:
+                return _spoken_failure(session, e)
+            turn = session.answer_recording(clip, frame, camera_problem)
+        else:
+            turn = session.answer_text(text or "", frame, camera_problem)
+    finally:
+        session.engine.close()
+    return 0 if turn.error is None else 1
+
+
+def _spoken_failure(session: Session, error: AssistantError) -> int:
+    say(f"Sorry: {error.spoken()}")
+    session.speak(error.spoken())
+    return 1
+
+
+def serve(config: Config) -> int:
+    """The HTTP service on config.server's address, until Ctrl+C."""
+    import uvicorn
+
+    from assistant.serve.app import create_app
+    from assistant.serve.service import Service
+
+    server = config.server
+    if not _is_loopback(server.host) and not server.token:
+        raise BadInputError(
+            f"I won't serve on {server.host} without a token: anyone on the network could use the camera's answers.",
+            "Set server.token in the config or ASSISTANT_TOKEN, or keep the default host 127.0.0.1.",
+        )
+    listening = _listen(server.host, server.port)
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed upload is answered, not logged
+    say("Loading the models.")
+    engine = make_engine(config)
+    service = Service(engine, server)
+    service.start()
+    try:
+        if engine.vlm_problem is not None:
+            say(engine.vlm_problem.spoken())
+        for folder in server.allowed_dirs:
+            say(f"POST /infer may open pictures in {folder}.")
+        host = "127.0.0.1" if server.host in {"0.0.0.0", "::"} else server.host
+        query = f"?token={server.token}" if server.token else ""
+        say(f"Serving on http://{host}:{server.port}/{query}")
+        uvicorn.Server(uvicorn.Config(create_app(service, server.token), log_level="warning")).run(sockets=[listening])
+    finally:
+        service.stop()
+        engine.close()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's socket, bound now so that a taken port is a sentence, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as e:
+        listening.close()
+        raise DeviceError(f"I can't listen on {host} port {port}: {e.strerror}.", "Choose another with --port.") from e
+    listening.listen(64)
+    return listening
+
+
+def list_models(config: Config) -> int:
+    say("Speech recognition models:")
+    for path in installed_whispers(config):
+        say(f"  {path}")
+    pair = vlm_pair(config)
+    say("Vision model:")
+    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'session models pull' when online.")
+    say("Vision models in the catalog ('session models pull NAME'):")
+    for entry in load_catalog(Path(config.paths.models_dir)):
+        say(f"  {entry.name}{' (default)' if entry.default else ''}: {entry.description}, from {entry.repo}")
+    return 0
+
+
+def pull_model(config: Config, name: str | None) -> int:
+    models_dir = Path(config.paths.models_dir)
+    entry = catalog_entry(models_dir, name)
+    pair = pull(entry, models_dir, say)
+    say(f"Ready: {pair.model.name} with {pair.mmproj.name} in {pair.model.parent}.")
+    return 0
+
+
+def list_voices(config: Config) -> int:
+    say("Voices:")
+    for path in installed_voices(config):
+        say(f"  {path}")
+    return 0

@@ -1,0 +1,120 @@
+"""What every language's phrase book holds. Each entry is a sentence, or a function that makes one."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from assistant.core.types import Colour
+
+
+class Phrases(ABC):
+    language: str
+    sentence_end: str
+    """Added to a line that does not end in punctuation, so that it is spoken with a pause."""
+
+    # -- errors -------------------------------------------------------------------------------------
+    no_vision_model: str
+    no_vision_model_fix: str
+    needs_vision_model: str
+    """Closes an answer made without the model."""
+    no_answer: str
+    unexpected: str
+    empty_question: str
+    no_picture: str
+    no_picture_given: str
+    reading_off: str
+    reading_off_fix: str
+    nothing_heard: str
+    not_caught: str
+    nothing_to_describe: str
+    nowhere_to_save: str
+
+    # -- prompts to the model -----------------------------------------------------------------------
+    more_detail_question: str
+    text_in_picture: str
+    """Put after the question when the picture has text, so the model answers from it rather than retyping pixels."""
+
+    # -- command replies ----------------------------------------------------------------------------
+    nothing_said_yet: str
+    stopped: str
+    faster: str
+    slower: str
+    fastest_already: str
+    slowest_already: str
+    brief: str
+    new_conversation: str
+    light_mode: str
+    help: str
+
+    @abstractmethod
+    def saved_rate(self, rate: float) -> str: ...
+
+    # -- what a picture tells without the model -----------------------------------------------------
+    too_dark: str
+    washed_out: str
+    blurred: str
+    no_text_hint: str
+    text_too_big: str
+    no_text_seen: str
+    nothing_read: str
+    unreadable: str
+
+    light_words: tuple[str, str, str, str]
+    """Dark, dim, bright, very bright."""
+
+    def light_word(self, level: float) -> str:
+        return self.light_words[light_step(level)]
+
+    @abstractmethod
+    def light(self, level: float) -> str: ...
+
+    @abstractmethod
+    def colour(self, colour: Colour) -> str: ...
+
+    @abstractmethod
+    def colour_in_the_dark(self, sentence: str) -> str: ...
+
+    @abstractmethod
+    def faces(self, count: int) -> str: ...
+
+    @abstractmethod
+    def can_read(self, text: str) -> str: ...
+
+    @abstractmethod
+    def cut_off(self, edges: list[str]) -> str:
+        """Text runs into these edges (left, right, top, bottom): which way to move the camera."""
+
+    @abstractmethod
+    def field(self, key: str, value: str) -> str: ...
+
+    @abstractmethod
+    def unreadable_cell(self, key: str | None) -> str: ...
+
+    @abstractmethod
+    def document(self, kind: str, count: int, shown: list[str], more: int) -> str:
+        """A document's spoken summary: `count` lines, fields or items, the first `shown`, and `more` unsaid."""
+
+    def framing(self, too_dark: bool, too_bright: bool, blurred: bool) -> list[str]:
+        """What is wrong with the picture, and what to do about it; empty when it is fine."""
+        hints = []
+        if too_dark:
+            hints.append(self.too_dark)
+        elif too_bright:
+            hints.append(self.washed_out)
+        if blurred and not too_dark:
+            hints.append(self.blurred)
+        return hints
+
+    def edge_hint(self, edges: list[str]) -> str:
+        if not edges:
+            return ""
+        return self.text_too_big if len(edges) > 2 else self.cut_off(edges)
+
+
+LIGHT_LEVELS = (0.12, 0.35, 0.75, 2.0)
+"""Upper bounds of dark, dim, bright and very bright, in mean luminance (0 to 1)."""
+
+
+def light_step(level: float) -> int:
+    """0 dark, 1 dim, 2 bright, 3 very bright."""
+    return next(index for index, top in enumerate(LIGHT_LEVELS) if level < top)

@@ -1,0 +1,78 @@
+"""Which channel answers a question: reading (OCR), a document as JSON, light, colour, or the vision model."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Route(StrEnum):
+    READ = "read"
+    """Read the text out, verbatim and in full: OCR alone."""
+    DOCUMENT = "document"
+    """Rows and columns, or fields, as JSON built from the OCR layout."""
+    TEXT = "text"
+    """A question about text or a product: the vision model, given the OCR text as exact context."""
+    LIGHT = "light"
+    COLOUR = "colour"
+    SCENE = "scene"
+    """Anything else: the vision model alone."""
+
+
+_LIGHT = re.compile(
+    r"\b(is the lights? (on|off)|are the lights (on|off)|lights? (on|off)|how (bright|dark|light) is it|"
+    r"is it (dark|bright|light) (here|in here)|light level|brightness|how much light)\b"
+)
+_LIGHT_ZH = ("灯开着", "灯亮", "灯关", "开灯了", "关灯了", "亮不亮", "有多亮", "暗不暗", "光线怎么样", "光线强")
+_COLOUR = re.compile(r"\b(what|which) colou?rs?\b|\bcolou?r (is|of)\b")
+_COLOUR_ZH = ("什么颜色", "哪种颜色", "颜色是", "的颜色")
+_DOCUMENT = re.compile(
+    r"\b(list|extract|tabulate|itemi[sz]e|json)\b|\b(the|all|its) (fields|columns|rows)\b|"
+    r"\bfill (in|out) the fields\b"
+)
+_DOCUMENT_ZH = ("列出", "列一下", "提取", "表格", "字段", "清单", "每一项")
+_READ = re.compile(
+    r"\bread\b|\bwhat does (it|this|that|the [\w ]+?) say\b|\bwhat('s| is) written\b|"
+    r"\bwhat('s| is) on (it|this|that|the) (page|label|sign|screen|paper|note|card|letter|receipt|display)\b|"
+    r"\bwhat (text|words)\b|\bwhat do(es)? (the|this|that) [\w ]*?(say|read)\b"
+)
+_READ_ZH = ("读", "念", "写的什么", "写了什么", "写着什么", "上面写", "什么字", "文字")
+_TEXT = re.compile(
+    r"\b(price|prices|cost|costs|how much|expir\w*|best before|use by|date|ingredients?|label|sign|menu|"
+    r"phone number|address|brand|product|total|receipt|bill|dose|dosage|instructions|what is this|what's this|"
+    r"which (one|bottle|can|box|button))\b"
+)
+_TEXT_ZH = ("价格", "多少钱", "日期", "保质期", "标签", "产品", "牌子", "品牌", "这是什么", "说明", "成分", "菜单")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def is_chinese(text: str) -> bool:
+    """Whether the question is in Chinese: then so is the answer."""
+    return bool(_CJK.search(text))
+
+
+def route(question: str) -> Route:
+    text = question.lower()
+    for pattern, words, name in (
+        (_LIGHT, _LIGHT_ZH, Route.LIGHT),
+        (_COLOUR, _COLOUR_ZH, Route.COLOUR),
+        (_DOCUMENT, _DOCUMENT_ZH, Route.DOCUMENT),
+        (_READ, _READ_ZH, Route.READ),
+        (_TEXT, _TEXT_ZH, Route.TEXT),
+    ):
+        if pattern.search(text) or any(word in question for word in words):
+            return name
+    return Route.SCENE
+
+
+_SIGHT = re.compile(
+    r"\b(see|look|looks|looking|front|read|say|says|written|label|sign|colou?r|wearing|this|that|these|those|"
+    r"here|there|holding|hand|picture|photo|image|camera|scene|room|left|right|describe|blue|red|green|"
+    r"which one|what is it|what's it)\b"
+)
+_SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "写")
+
+
+def needs_sight(question: str) -> bool:
+    """Whether the question is about what is in view, so that it cannot be answered without a picture."""
+    return bool(_SIGHT.search(question.lower())) or any(word in question for word in _SIGHT_ZH)

@@ -1,0 +1,580 @@
+"""One turn over the interfaces: question in, spoken answer out.
+
+The Engine holds what every conversation shares: the loaded models, the reader, how pictures are measured. A
+Session is one conversation over an engine: its memory, its settings (speech rate, brief or detailed answers), its
+last answer and where its sound goes. Settings travel with each call (the synthesizer is given the session's rate);
+nothing a session chooses is written onto the engine. One turn's context travels as a TurnContext.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from assistant.config import save_setting
+from assistant.core import documents
+from assistant.core.clock import ms_since
+from assistant.core.commands import match as match_command
+from assistant.core.conversation import SYSTEM_PROMPT, Conversation
+from assistant.core.heard import check_heard
+from assistant.core.interfaces import (
+    AudioSink,
+    Cues,
+    FrameSource,
+    Sight,
+    Synthesizer,
+    TextReader,
+    Transcriber,
+    VisionChat,
+)
+from assistant.core.phrases import Phrases, for_text
+from assistant.core.pipeline import SequentialSpeech, SpeechStream
+from assistant.core.presets import DESCRIBE, Preset, choose_preset
+from assistant.core.reading import Reading, edges_touched
+from assistant.core.routing import Route, needs_sight, route
+from assistant.core.turnlog import TurnLog
+from assistant.core.types import AudioChunk, AudioClip, Frame, Quality, Turn
+from assistant.errors import (
+    AssistantError,
+    EmptyQuestionError,
+    NoAnswerError,
+    NoPictureError,
+    NothingToDescribeError,
+    NoVisionModelError,
+    NowhereToSaveError,
+    ReadingOffError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+RATE_STEP, SLOWEST, FASTEST = 0.25, 0.5, 2.5
+BRIEF_MAX_TOKENS = 48
+LIGHT_PIECE_S = 0.1
+LIGHT_MODE_S = 60.0
+"""Light mode stops by itself after this long with a live camera."""
+LIGHT_STILL_S = 2.0
+"""With one still picture there is nothing to follow: the tone plays this long."""
+VERY_DARK = 0.04
+"""Below this mean brightness a colour is named with a warning that it may be wrong."""
+_LOCAL_ROUTES = {Route.READ, Route.DOCUMENT, Route.LIGHT, Route.COLOUR}
+
+Detail = Literal["brief", "detailed"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one session has chosen; given to each call, never written onto what sessions share."""
+
+    speech_rate: float = 1.0
+    """1.0 is the voice's own speed."""
+    detail: Detail = "detailed"
+    """'brief' caps answers at BRIEF_MAX_TOKENS."""
+
+
+@dataclass
+class TurnControl:
+    """What the loop and a turn share while the answer plays."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set by the loop to interrupt: generation, synthesis and playback stop."""
+    audible: threading.Event = field(default_factory=threading.Event)
+    """Set by the turn once it has started to make a sound, so the loop stops its waiting ticks."""
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    n_ctx: int = 4096
+    """The model's context; history is trimmed to fit it, with room for the answer."""
+    temperature: float = -1.0
+    """Overrides every preset's temperature when 0 or more."""
+    max_tokens: int = 0
+    """Caps every answer's length in tokens when above 0."""
+    streaming: bool = True
+    """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
+
+
+@dataclass
+class TurnContext:
+    """One turn on its way through a session."""
+
+    turn: Turn
+    frame: Frame | None
+    camera_problem: AssistantError | None
+    released_at: float
+    control: TurnControl
+    say: Phrases
+    """The phrase book in the question's language."""
+
+
+Notify = Callable[[str, str], None]
+"""notify(kind, text): kind is 'question', 'sentence', 'error' or 'status'."""
+
+
+def _ignore(kind: str, text: str) -> None:
+    pass
+
+
+class Engine:
+    """The loaded models and readers, shared by every session."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        sight: Sight,
+        cues: Cues,
+        vlm: VisionChat | None = None,
+        vlm_problem: AssistantError | None = None,
+        reader: TextReader | None = None,
+        turn_log: TurnLog | None = None,
+        options: AnswerOptions | None = None,
+        settings: Settings | None = None,
+        system_prompt: str = SYSTEM_PROMPT,
+        max_turns: int = 8,
+    ) -> None:
+        self.transcriber = transcriber
+        self.synthesizer = synthesizer
+        self.sight = sight
+        self.cues = cues
+        self.vlm = vlm
+        self.vlm_problem = vlm_problem
+        """Why there is no VLM, when one was configured but failed to load."""
+        self.reader = reader
+        """Reads text in pictures; None turns reading off."""
+        self.turn_log = turn_log
+        self.options = options or AnswerOptions()
+        self.settings = settings or Settings()
+        """What a new session starts with."""
+        self.system_prompt = system_prompt
+        self.max_turns = max_turns
+
+    def session(
+        self,
+        sink: AudioSink,
+        notify: Notify = _ignore,
+        sounds: bool = False,
+        settings_path: Path | None = None,
+        camera: FrameSource | None = None,
+        synthesizer: Synthesizer | None = None,
+    ) -> Session:
+        return Session(self, sink, notify, sounds, settings_path, camera, synthesizer)
+
+    def close(self) -> None:
+        if self.vlm is not None:
+            self.vlm.close()
+
+
+class Session:
+    """One conversation over an engine: its memory, its settings and where its sound goes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sink: AudioSink,
+        notify: Notify = _ignore,
+        sounds: bool = False,
+        settings_path: Path | None = None,
+        camera: FrameSource | None = None,
+        synthesizer: Synthesizer | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sink = sink
+        self.notify = notify
+        self.sounds = sounds
+        """Whether the state sounds (earcons) play; the engine's cues decide their volume."""
+        self.settings_path = settings_path
+        """The config file that 'save settings' writes the speech rate to."""
+        self.camera = camera
+        """Live pictures for light mode; without one, light mode follows the turn's single picture."""
+        self.synthesizer = synthesizer or engine.synthesizer
+        self.settings = engine.settings
+        self.conversation = Conversation(engine.system_prompt, engine.max_turns)
+        self._last_answer = ""
+        self._image_urls: dict[str, str] = {}
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def answer_recording(
+        self,
+        clip: AudioClip,
+        frame: Frame | None,
+        camera_problem: AssistantError | None = None,
+        timings_ms: dict[str, float] | None = None,
+        released_at: float | None = None,
+        control: TurnControl | None = None,
+    ) -> Turn:
+        """A spoken question: transcribe it, then answer it as `answer_text` does."""
+        context = self._context(Turn(timings_ms=dict(timings_ms or {})), frame, camera_problem, released_at, control)
+        turn = context.turn
+        try:
+            started = time.monotonic()
+            transcript = self.engine.transcriber.transcribe(clip)
+            turn.timings_ms["stt"] = ms_since(started)
+            turn.transcript = transcript.text
+            context.say = for_text(transcript.text)
+            check_heard(clip, transcript, context.say)
+        except AssistantError as e:
+            return self._fail(context, e)
+        except Exception as e:
+            return self._fail_unexpected(context, e)
+        return self._answer(context)
+
+    def answer_text(
+        self,
+        question: str,
+        frame: Frame | None,
+        camera_problem: AssistantError | None = None,
+        control: TurnControl | None = None,
+    ) -> Turn:
+        context = self._context(Turn(transcript=question.strip()), frame, camera_problem, None, control)
+        if not context.turn.transcript:
+            return self._fail(context, EmptyQuestionError(context.say.empty_question))
+        return self._answer(context)
+
+    def cue(self, name: str) -> None:
+        """Play a state sound, if sounds are on; it does not wait for the sound to end."""
+        sound = self.engine.cues(name) if self.sounds else None
+        if sound is not None:
+            try:
+                self.sink.cue(sound)
+            except AssistantError as e:
+                _LOGGER.error("could not play the %s sound: %s", name, e.message)
+
+    def speak(self, text: str, cancel: threading.Event | None = None) -> None:
+        """Say something outside a turn; a failure to speak is logged, never raised."""
+        try:
+            self.sink.play(self.synthesizer.synthesize(text, self.settings.speech_rate), cancel)
+        except AssistantError as e:
+            _LOGGER.error("could not speak: %s", e.message)
+
+    def choose(self, speech_rate: float | None = None, detail: Detail | None = None) -> None:
+        """Change this session's settings; None keeps a setting as it is."""
+        if speech_rate is not None:
+            self.settings = dataclasses.replace(self.settings, speech_rate=speech_rate)
+        if detail is not None:
+            self.settings = dataclasses.replace(self.settings, detail=detail)
+
+    # -- one turn -----------------------------------------------------------------------------------
+
+    def _context(
+        self,
+        turn: Turn,
+        frame: Frame | None,
+        camera_problem: AssistantError | None,
+        released_at: float | None,
+        control: TurnControl | None,
+    ) -> TurnContext:
+        released_at = time.monotonic() if released_at is None else released_at
+        return TurnContext(
+            turn, frame, camera_problem, released_at, control or TurnControl(), for_text(turn.transcript)
+        )
+
+    def _answer(self, context: TurnContext) -> Turn:
+        turn = context.turn
+        self.notify("question", turn.transcript)
+        turn.command = match_command(turn.transcript)
+        try:
+            if turn.command is not None:
+                self._command(context)
+            else:
+                self._question(context)
+        except AssistantError as e:
+            self.conversation.discard_pending()
+            return self._fail(context, e)
+        except Exception as e:
+            self.conversation.discard_pending()
+            return self._fail_unexpected(context, e)
+        self._log(turn)
+        return turn
+
+    def _no_vision_model(self, say: Phrases) -> AssistantError:
+        return self.engine.vlm_problem or NoVisionModelError(say.no_vision_model, say.no_vision_model_fix)
+
+    def _no_picture(self, context: TurnContext) -> AssistantError:
+        return context.camera_problem or NoPictureError(context.say.no_picture)
+
+    def _question(self, context: TurnContext) -> None:
+        """Route the question. Light, colour, reading and documents are answered from the full-resolution picture
+        without the model; the model answers the rest, given the text in the picture when the question is about
+        text; without a model, what is known for sure is said."""
+        turn, frame, say, vlm = context.turn, context.frame, context.say, self.engine.vlm
+        channel = route(turn.transcript)
+        turn.route = channel.value
+        sight = channel in _LOCAL_ROUTES or needs_sight(turn.transcript)
+        if vlm is None and not sight:
+            raise self._no_vision_model(say)
+        if frame is None:
+            if sight or vlm is None:
+                raise self._no_picture(context)
+            self._ask_vlm(vlm, context, None)
+            return
+        started = time.monotonic()
+        checked = self.engine.sight.quality(frame.image)
+        turn.timings_ms["quality"] = ms_since(started)
+        if channel is Route.LIGHT:
+            self._reply(context, frame, say.light(checked.luminance))
+            return
+        if channel is Route.COLOUR:
+            reply = say.colour(self.engine.sight.colour(frame.image))
+            if checked.luminance < VERY_DARK:
+                reply = say.colour_in_the_dark(reply)
+            self._reply(context, frame, reply)
+            return
+        turn.framing = say.framing(checked.too_dark, checked.too_bright, checked.blurred)
+        if checked.too_dark:
+            self._reply(context, frame, " ".join(turn.framing))
+            return
+        reading = None
+        if self.engine.reader is not None and (channel is not Route.SCENE or vlm is None):
+            reading = self._read(context, frame)
+        text_only = channel is Route.READ or channel is Route.DOCUMENT
+        if text_only and reading is None and vlm is None:
+            raise ReadingOffError(say.reading_off, say.reading_off_fix)
+        if text_only and reading is not None:
+            self._reply(context, frame, self._read_out(context, reading, channel))
+        elif vlm is None:
+            self._reply(context, frame, self._facts(context, frame, reading, checked))
+        else:
+            if channel is Route.TEXT and reading is not None and not reading:
+                turn.framing.append(say.no_text_hint)
+            if turn.framing:
+                self._speak_reply(context, " ".join(turn.framing))
+            question = turn.transcript
+            if reading:
+                question = f"{question}\n\n{say.text_in_picture}{reading.text}"
+            self._ask_vlm(vlm, context, frame, question)
+
+    def _read(self, context: TurnContext, frame: Frame) -> Reading:
+        """OCR on the full-resolution frame; text cut off at an edge adds a hint of which way to move."""
+        assert self.engine.reader is not None
+        reading = self.engine.reader.read(frame.image)
+        context.turn.timings_ms["ocr"] = reading.elapsed_ms
+        context.turn.text_read = reading.text
+        hint = context.say.edge_hint(edges_touched(reading))
+        if hint:
+            context.turn.framing.append(hint)
+        return reading
+
+    def _read_out(self, context: TurnContext, reading: Reading, channel: Route) -> str:
+        """The text verbatim, or the document's summary (its JSON goes on the turn), then any framing hint."""
+        turn = context.turn
+        if not reading:
+            turn.framing.append(context.say.no_text_hint)
+            return " ".join(turn.framing)
+        if channel is Route.DOCUMENT:
+            document = documents.extract(reading, turn.transcript)
+            turn.document = document.data
+            body = documents.summary(document, context.say)
+        else:
+            body = reading.text
+        return "\n".join([body, *turn.framing])
+
+    def _facts(self, context: TurnContext, frame: Frame, reading: Reading | None, checked: Quality) -> str:
+        """Without a model: the text, light, colour and faces, then that a full description needs the model."""
+        say, sight = context.say, self.engine.sight
+        started = time.monotonic()
+        colour = sight.colour(frame.image)
+        faces = sight.faces(frame.image)
+        context.turn.timings_ms["perception"] = ms_since(started)
+        parts = list(context.turn.framing)
+        if reading:
+            parts.append(say.can_read(reading.text))
+        elif reading is not None:
+            parts.append(say.no_text_seen)
+        parts += [say.light(checked.luminance), say.colour(colour), say.faces(faces)]
+        problem = self.engine.vlm_problem
+        parts.append(problem.spoken() if problem is not None and say.language == "en" else say.needs_vision_model)
+        return "\n".join(parts)
+
+    def _reply(self, context: TurnContext, frame: Frame, text: str) -> None:
+        """Answer without the model. The exchange joins the conversation, so the model can follow up on it."""
+        turn = context.turn
+        turn.answer = text
+        self._last_answer = text
+        self.notify("sentence", text)
+        self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame))
+        self._speak_reply(context, _for_speech(text))
+        turn.interrupted = context.control.cancel.is_set()
+        self.conversation.add_assistant(text, interrupted=turn.interrupted)
+
+    def _light_mode(self, context: TurnContext) -> None:
+        """A tone whose pitch follows the light, from the camera while it plays, until stopped."""
+        camera, still, cancel = self.camera, context.frame, context.control.cancel
+        sight, cues = self.engine.sight, self.engine.cues
+
+        def grab() -> Frame:
+            if camera is not None:
+                return camera.grab()
+            assert still is not None
+            return still
+
+        pieces = round((LIGHT_MODE_S if camera is not None else LIGHT_STILL_S) / LIGHT_PIECE_S)
+
+        def tones() -> Iterator[AudioChunk]:
+            phase = 0.0
+            for _ in range(pieces):
+                if cancel.is_set():
+                    return
+                tone, phase = cues.light_tone(sight.luminance(grab().image), LIGHT_PIECE_S, phase)
+                yield tone
+
+        self.sink.play(tones(), cancel)
+
+    def _command(self, context: TurnContext) -> None:
+        """Act on a local voice command and say what was done."""
+        turn, say, name = context.turn, context.say, context.turn.command
+        if name == "light":
+            turn.answer = say.light_mode
+            if self.camera is None and context.frame is None:
+                raise self._no_picture(context)
+            self._speak_reply(context, turn.answer)
+            self._light_mode(context)
+            return
+        if name == "more_detail":
+            frame = self.conversation.newest_frame
+            if self.engine.vlm is None:
+                raise self._no_vision_model(say)
+            if frame is None:
+                raise NothingToDescribeError(say.nothing_to_describe)
+            options = self.engine.options
+            preset = choose_preset("", options.temperature, options.max_tokens, base=DESCRIBE)
+            self._ask_vlm(self.engine.vlm, context, frame, say.more_detail_question, preset)
+            return
+        if name == "repeat":
+            reply = self._last_answer or say.nothing_said_yet
+        elif name == "stop":
+            reply = say.stopped
+        elif name in {"slower", "faster"}:
+            reply = self._change_rate(say, faster=name == "faster")
+        elif name == "brief":
+            self.choose(detail="brief")
+            reply = say.brief
+        elif name == "new_conversation":
+            self.conversation.reset()
+            self._image_urls.clear()
+            reply = say.new_conversation
+        elif name == "save_settings":
+            if self.settings_path is None:
+                raise NowhereToSaveError(say.nowhere_to_save)
+            save_setting(self.settings_path, "tts", "speech_rate", self.settings.speech_rate)
+            reply = say.saved_rate(self.settings.speech_rate)
+        else:
+            reply = say.help
+        turn.answer = reply
+        self._speak_reply(context, reply)
+
+    def _change_rate(self, say: Phrases, faster: bool) -> str:
+        """One step faster or slower, within SLOWEST..FASTEST, for this session."""
+        current = self.settings.speech_rate
+        rate = min(FASTEST, max(SLOWEST, round(current + (RATE_STEP if faster else -RATE_STEP), 2)))
+        if rate == current:
+            return say.fastest_already if faster else say.slowest_already
+        self.choose(speech_rate=rate)
+        return say.faster if faster else say.slower
+
+    def _speak_reply(self, context: TurnContext, text: str) -> None:
+        started = time.monotonic()
+        chunks = self.synthesizer.synthesize(text, self.settings.speech_rate)
+        first = next(chunks, None)
+        context.turn.timings_ms["tts_first_chunk"] = ms_since(started)
+        context.turn.timings_ms["first_audio"] = ms_since(context.released_at)
+        if first is not None:
+            context.control.audible.set()
+            self.sink.play(itertools.chain([first], chunks), context.control.cancel)
+
+    def _ask_vlm(
+        self,
+        vlm: VisionChat,
+        context: TurnContext,
+        frame: Frame | None,
+        question: str | None = None,
+        preset: Preset | None = None,
+    ) -> None:
+        """Ask about `frame`: the user's words, or `question` in their place, with the preset they call for."""
+        turn, control, options = context.turn, context.control, self.engine.options
+        cap = options.max_tokens
+        if self.settings.detail == "brief":
+            cap = min(cap or BRIEF_MAX_TOKENS, BRIEF_MAX_TOKENS)
+        preset = preset or choose_preset(turn.transcript, options.temperature, cap)
+        turn.preset = preset.name
+        _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
+        if frame is not None:
+            frame = self.engine.sight.for_model(frame)
+            turn.image_sha256 = frame.sha256
+            turn.image_size = list(frame.size)
+        self.conversation.add_user(question or turn.transcript, frame)
+        self._forget_unused_images()
+        start = self.conversation.fit(self._image_part, vlm.count_tokens, options.n_ctx - preset.max_tokens)
+        messages = self.conversation.messages(self._image_part, start)
+        turn.messages = self.conversation.messages(_image_placeholder, start)
+
+        speech = SpeechStream if options.streaming else SequentialSpeech
+        spoken = speech(
+            vlm.stream(messages, preset),
+            self.synthesizer,
+            self.sink,
+            control.cancel,
+            turn.timings_ms,
+            context.released_at,
+            speech_rate=self.settings.speech_rate,
+            on_sentence=lambda sentence: self.notify("sentence", sentence),
+            on_first_audio=control.audible.set,
+        ).run()
+        turn.interrupted = control.cancel.is_set()
+        turn.answer = " ".join(spoken.heard)
+        if not spoken.audible and not turn.interrupted:
+            raise NoAnswerError(context.say.no_answer)
+        self._last_answer = " ".join(spoken.sentences)
+        self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _image_part(self, frame: Frame) -> dict[str, Any]:
+        url = self._image_urls.get(frame.sha256)
+        if url is None:
+            url = self._image_urls[frame.sha256] = self.engine.sight.data_url(frame)
+        return {"type": "image_url", "image_url": {"url": url}}
+
+    def _forget_unused_images(self) -> None:
+        newest = self.conversation.newest_frame
+        keep = {newest.sha256} if newest is not None else set()
+        for sha in set(self._image_urls) - keep:
+            del self._image_urls[sha]
+
+    def _fail(self, context: TurnContext, error: AssistantError) -> Turn:
+        """Say what went wrong, after the error sound, and log the turn."""
+        turn = context.turn
+        turn.error = error.spoken()
+        turn.error_code = error.code
+        self.notify("error", turn.error)
+        turn.timings_ms.setdefault("first_audio", ms_since(context.released_at))
+        context.control.audible.set()
+        self.cue("error")
+        self.speak(turn.error, context.control.cancel)
+        self._log(turn)
+        return turn
+
+    def _fail_unexpected(self, context: TurnContext, error: Exception) -> Turn:
+        _LOGGER.error("unexpected error in a turn: %r", error, exc_info=_LOGGER.isEnabledFor(logging.DEBUG))
+        return self._fail(context, AssistantError(context.say.unexpected))
+
+    def _log(self, turn: Turn) -> None:
+        if self.engine.turn_log is not None:
+            self.engine.turn_log.write(turn)
+
+
+def _for_speech(text: str) -> str:
+    """Each line ends in a pause when spoken, as a sign's lines would be read; the words stay as written."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(line if line[-1] in ".!?。！？:：" else line + for_text(line).sentence_end for line in lines)
+
+
+def _image_placeholder(frame: Frame) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": f"<image {frame.sha256}>"}}

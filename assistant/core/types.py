@@ -1,0 +1,117 @@
+"""The data that flows through one turn."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """A recording: mono float32 samples in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of speech to play: mono float32 samples in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+    text: str = ""
+    kind: str = "speech"
+    """"speech", or "cue" for an earcon."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera picture, BGR uint8 as OpenCV gives it."""
+
+    image: np.ndarray
+    source: str = ""
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(np.ascontiguousarray(self.image).tobytes()).hexdigest()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        height, width = self.image.shape[:2]
+        return width, height
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str = ""
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    speech_s: float = 0.0
+    """Seconds of speech the voice activity detector found."""
+
+
+@dataclass
+class Turn:
+    """What one turn did, as written to the turn log."""
+
+    transcript: str = ""
+    answer: str = ""
+    preset: str | None = None
+    command: str | None = None
+    """The local voice command the transcript was, if any: then the vision model is not asked."""
+    error: str | None = None
+    error_code: str | None = None
+    """The error's machine-readable code (assistant.errors), when the turn ended in one."""
+    image_sha256: str | None = None
+    image_size: list[int] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+    route: str | None = None
+    """The channel that answered a question: read, document, text, light, colour or scene (assistant.core.routing)."""
+    text_read: str | None = None
+    """The text OCR read in the picture, when it was read."""
+    document: Any = None
+    """The document asked for, as JSON-ready data: a list of rows or an object of fields."""
+    framing: list[str] = field(default_factory=list)
+    """What was wrong with the picture (too dark, blurred, text cut off), as spoken."""
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    dark: float = 0.12
+    """Mean luminance (0 to 1) below which the picture is too dark to read or describe."""
+    bright: float = 0.95
+    """Mean luminance above which the picture is washed out."""
+    clipped: float = 0.5
+    """The picture is washed out, too, when more than this share of it is pure white."""
+    blur: float = 60.0
+    """Variance of the Laplacian, on a 320-pixel-wide grey copy, below which the picture is blurred."""
+
+
+@dataclass(frozen=True)
+class Quality:
+    luminance: float
+    sharpness: float
+    too_dark: bool
+    too_bright: bool
+    blurred: bool
+
+
+@dataclass(frozen=True)
+class Colour:
+    english: str
+    chinese: str
+    share: float
+    """The share of the centre's pixels that have this colour."""

@@ -1,0 +1,159 @@
+"""Audio in: the microphone through sounddevice, audio files standing in for it, and decoding uploads."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.core.types import AudioClip
+from assistant.errors import BadInputError, DeviceError
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+"""Whisper's rate: every recording is mono at 16 kHz."""
+
+
+def import_sounddevice() -> Any:
+    """sounddevice, or a DeviceError naming the missing PortAudio library."""
+    try:
+        import sounddevice
+    except OSError as e:
+        raise DeviceError(
+            "The sound library PortAudio is not installed.",
+            "Install it with: sudo apt-get install libportaudio2",
+        ) from e
+    return sounddevice
+
+
+def device_spec(spec: str) -> int | str | None:
+    if not spec:
+        return None
+    return int(spec) if spec.isdigit() else spec
+
+
+def device_name(device: int | str | None, kind: str, problem: str, fix: str) -> str:
+    sd = import_sounddevice()
+    try:
+        return str(sd.query_devices(device, kind=kind)["name"])
+    except (ValueError, sd.PortAudioError) as e:
+        raise DeviceError(problem, fix) from e
+
+
+def read_audio_file(path: Path) -> AudioClip:
+    """Decode any common audio file to mono 16 kHz float32."""
+    if not path.is_file():
+        raise BadInputError(f"The sound file {path.name} does not exist.")
+    return _decode(str(path), f"the sound file {path.name}")
+
+
+def decode_audio_bytes(data: bytes, what: str = "the recording") -> AudioClip:
+    """Decode an uploaded recording in any common format (WAV, WebM/Opus, Ogg, MP3, M4A…)."""
+    if not data:
+        raise BadInputError(f"{what.capitalize()} is empty.")
+    return _decode(io.BytesIO(data), what)
+
+
+def _decode(source: str | io.BytesIO, what: str) -> AudioClip:
+    from faster_whisper.audio import decode_audio
+
+    try:  # PyAV does the decoding and resampling
+        samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+    except Exception as e:  # PyAV raises many kinds of errors for data it cannot decode
+        raise BadInputError(f"I can't read {what}: it is not audio I understand.") from e
+    if samples.size == 0:
+        raise BadInputError(f"{what.capitalize()} holds no sound.")
+    return AudioClip(samples.astype(np.float32, copy=False), SAMPLE_RATE)
+
+
+class MicrophoneSource:
+    """Records from a sounddevice InputStream between start() and stop(), capped at max_seconds."""
+
+    def __init__(self, device: str = "", max_seconds: float = 30.0) -> None:
+        self.device = device_spec(device)
+        self.max_frames = int(max_seconds * SAMPLE_RATE)
+        self._blocks: list[np.ndarray] = []
+        self._frames = 0
+        self._lock = threading.Lock()
+        self._stream: Any = None
+
+    def check(self) -> str:
+        """The input device's name, or a DeviceError if there is none."""
+        return device_name(
+            self.device,
+            "input",
+            f"I can't hear you: no microphone was found ({self.device or 'default input'}).",
+            "Plug one in, or choose one with audio.input_device.",
+        )
+
+    def _on_audio(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        with self._lock:
+            room = self.max_frames - self._frames
+            if room > 0:
+                block = indata[:room, 0].copy()
+                self._blocks.append(block)
+                self._frames += len(block)
+
+    def start(self) -> None:
+        sd = import_sounddevice()
+        self.check()
+        self._blocks, self._frames = [], 0
+        try:
+            self._stream = sd.InputStream(
+                samplerate=SAMPLE_RATE, channels=1, dtype="float32", device=self.device, callback=self._on_audio
+            )
+            self._stream.start()
+        except sd.PortAudioError as e:
+            self._stream = None
+            raise DeviceError("I can't hear you: the microphone would not start.", str(e)) from e
+
+    def stop(self) -> AudioClip:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+        with self._lock:
+            samples = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+        return AudioClip(samples, SAMPLE_RATE)
+
+
+class WavFileSource:
+    """Each press-and-release takes the next file; decoding happens at release, as recording would."""
+
+    def __init__(self, paths: Sequence[Path], max_seconds: float = 30.0) -> None:
+        self.paths = list(paths)
+        self.max_frames = int(max_seconds * SAMPLE_RATE)
+        self._next = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.paths) - self._next
+
+    def start(self) -> None:
+        if self._next >= len(self.paths):
+            raise BadInputError("There are no more sound files to play as the microphone.")
+
+    def stop(self) -> AudioClip:
+        path = self.paths[self._next]
+        self._next += 1
+        clip = read_audio_file(path)
+        if len(clip.samples) > self.max_frames:
+            _LOGGER.warning("%s is over %.0f s long: only its start is used", path.name, self.max_frames / SAMPLE_RATE)
+            clip = AudioClip(clip.samples[: self.max_frames], clip.sample_rate)
+        return clip
+
+
+def list_devices() -> list[str]:
+    """One line per PortAudio device, for `assistant doctor`."""
+    sd = import_sounddevice()
+    lines = []
+    for index, info in enumerate(sd.query_devices()):
+        ins, outs = info["max_input_channels"], info["max_output_channels"]
+        lines.append(f"{index}: {info['name']} ({ins} in, {outs} out)")
+    return lines

@@ -1,0 +1,97 @@
+"""Speech to text with faster-whisper, from a local model folder only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.core.heard import MIN_SPEECH_S
+from assistant.core.types import AudioClip, Transcript
+from assistant.errors import BadInputError, ModelError
+
+_LOGGER = logging.getLogger(__name__)
+
+WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class SttOptions:
+    compute_type: str = "int8"
+    beam_size: int = 1
+    language: str = ""
+    vad: bool = True
+    threads: int = 0
+    hotwords: str = ""
+    """Words to bias recognition towards: the voice commands, which small models mishear when said alone."""
+
+
+def check_whisper_dir(path: Path) -> None:
+    """Raise a ModelError naming what is missing from a faster-whisper folder."""
+    fix = "Run ./setup.sh, or set stt.whisper to a faster-whisper model folder."
+    if not path.is_dir():
+        raise ModelError(f"The speech model folder {path} is missing.", fix)
+    missing = [name for name in WHISPER_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelError(f"The speech model folder {path} lacks {', '.join(missing)}.", fix)
+
+
+class WhisperTranscriber:
+    def __init__(self, model_dir: Path, options: SttOptions | None = None) -> None:
+        from faster_whisper import WhisperModel
+
+        self.options = options or SttOptions()
+        check_whisper_dir(model_dir)
+        try:
+            self.model: Any = WhisperModel(
+                str(model_dir),
+                device="cpu",
+                compute_type=self.options.compute_type,
+                cpu_threads=self.options.threads or (os.cpu_count() or 1),
+                local_files_only=True,
+            )
+        except Exception as e:  # CTranslate2 raises RuntimeError or ValueError on a bad model.bin
+            raise ModelError(
+                f"The speech model in {model_dir} is damaged and cannot be loaded.",
+                "Run ./setup.sh again, or point stt.whisper at a good model folder.",
+            ) from e
+        self.language = self.options.language or ("" if self.model.model.is_multilingual else "en")
+        _LOGGER.debug("whisper %s loaded, language %s", model_dir, self.language or "auto")
+
+    def transcribe(self, clip: AudioClip) -> Transcript:
+        if clip.sample_rate != 16_000:
+            raise BadInputError("The recording must be 16 kHz for speech recognition.")
+        speech_s = speech_seconds(clip) if self.options.vad else clip.duration_s
+        if speech_s < MIN_SPEECH_S:
+            return Transcript("", no_speech_prob=1.0, speech_s=speech_s)
+        segments, info = self.model.transcribe(
+            clip.samples,
+            language=self.language or None,
+            beam_size=self.options.beam_size,
+            vad_filter=self.options.vad,
+            condition_on_previous_text=False,
+            hotwords=self.options.hotwords or None,
+        )
+        # segments is a lazy generator: the work happens here.
+        parts = list(segments)
+        if not parts:
+            return Transcript("", info.language, no_speech_prob=1.0, speech_s=speech_s)
+        text = " ".join(part.text.strip() for part in parts).strip()
+        text = text[:1].upper() + text[1:]  # the command hints make whisper start in lower case
+        return Transcript(
+            text,
+            info.language,
+            no_speech_prob=max(part.no_speech_prob for part in parts),
+            avg_logprob=sum(part.avg_logprob for part in parts) / len(parts),
+            speech_s=speech_s,
+        )
+
+
+def speech_seconds(clip: AudioClip) -> float:
+    """Seconds of speech in the clip, by faster-whisper's bundled Silero VAD."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    stamps = get_speech_timestamps(clip.samples, VadOptions(speech_pad_ms=0), sampling_rate=clip.sample_rate)
+    return sum(stamp["end"] - stamp["start"] for stamp in stamps) / clip.sample_rate

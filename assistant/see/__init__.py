@@ -1,0 +1,1 @@
+"""Seeing: the camera and picture files, measures of light, colour and quality, and reading text (OCR)."""

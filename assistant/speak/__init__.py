@@ -1,0 +1,1 @@
+"""Speaking: text to speech, the speaker and WAV files, and the state sounds."""

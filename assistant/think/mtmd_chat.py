@@ -1,0 +1,340 @@
+"""Multimodal chat that keeps what the model has already read: the KV cache between turns, and each
+picture's embeddings.
+
+llama-cpp-python's MTMDChatHandler clears the KV cache on every call, so a follow-up about the same
+picture encodes the picture again and reads the whole history again. This handler tokenizes the prompt
+into mtmd chunks, keeps the longest prefix that is already in the KV cache (text tokens compared by id,
+pictures by the sha256 of their pixels), removes the rest, and evaluates only what follows. A picture
+seen before is not encoded again: its embeddings are kept, keyed by that sha256, and decoded again when
+the KV cache no longer holds it.
+
+Positions follow mtmd-helper.cpp: a text token takes one position, a picture takes
+mtmd_input_chunk_get_n_pos positions (for Qwen's M-RoPE, fewer than its tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import BadInputError
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def offline_handler_class() -> type:
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter, MTMDChatHandler
+
+    class OfflineMTMDChatHandler(MTMDChatHandler):
+        """MTMDChatHandler that never touches the network, and can count a prompt's tokens."""
+
+        @staticmethod
+        def _load_image(image_url: str) -> bytes:
+            if not image_url.startswith("data:"):
+                raise BadInputError("Pictures must be given as data: URLs; nothing is fetched from the network.")
+            return base64.b64decode(image_url.split(",", 1)[1])
+
+        def count_tokens(self, llama: Any, messages: Any) -> int:
+            """Tokens the prompt for `messages` takes, image tokens included, without evaluating it."""
+            mtmd = self._mtmd_cpp
+            chunks = self.tokenize_prompt(llama, messages)
+            try:
+                return sum(
+                    mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
+                    for i in range(mtmd.mtmd_input_chunks_size(chunks))
+                )
+            finally:
+                mtmd.mtmd_input_chunks_free(chunks)
+
+        def tokenize_prompt(self, llama: Any, messages: Any) -> Any:
+            """The prompt for `messages` as mtmd input chunks, which the caller frees. Each image chunk's id
+            is the sha256 of the picture's decoded pixels."""
+            self._init_mtmd_context(llama)
+            mtmd = self._mtmd_cpp
+            marker = mtmd.mtmd_default_marker().decode("utf-8")
+            # The same template environment MTMDChatHandler.__call__ renders with.
+            environment = ImmutableSandboxedEnvironment(
+                trim_blocks=True,
+                lstrip_blocks=True,
+                extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+            )
+            environment.filters["tojson"] = Jinja2ChatFormatter.tojson
+
+            def raise_exception(message: str) -> None:
+                raise ValueError(message)
+
+            text = environment.from_string(self._get_chat_template(llama)).render(
+                messages=self._get_template_messages(messages, marker),
+                add_generation_prompt=True,
+                eos_token=self._decode_token_piece(llama.detokenize([llama.token_eos()])),
+                bos_token=self._decode_token_piece(llama.detokenize([llama.token_bos()])),
+                raise_exception=raise_exception,
+                strftime_now=Jinja2ChatFormatter.strftime_now,
+            )
+            text = self._postprocess_template_text(text, self.get_image_urls(messages), marker)
+            bitmaps = [self._create_bitmap_from_bytes(self.load_image(url)) for url in self.get_image_urls(messages)]
+            chunks = mtmd.mtmd_input_chunks_init()
+            try:
+                for bitmap in bitmaps:
+                    pixels = ctypes.string_at(mtmd.mtmd_bitmap_get_data(bitmap), mtmd.mtmd_bitmap_get_n_bytes(bitmap))
+                    size = f"{mtmd.mtmd_bitmap_get_nx(bitmap)}x{mtmd.mtmd_bitmap_get_ny(bitmap)}:"
+                    mtmd.mtmd_bitmap_set_id(bitmap, hashlib.sha256(size.encode() + pixels).hexdigest().encode())
+                data = text.encode("utf-8")
+                input_text = mtmd.mtmd_input_text()
+                input_text.text, input_text.text_len = data, len(data)
+                input_text.add_special, input_text.parse_special = True, True
+                array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
+                if mtmd.mtmd_tokenize(self.mtmd_ctx, chunks, ctypes.byref(input_text), array, len(bitmaps)) != 0:
+                    raise BadInputError("The picture could not be prepared for the vision model.")
+            except BaseException:
+                mtmd.mtmd_input_chunks_free(chunks)
+                raise
+            finally:
+                for bitmap in bitmaps:
+                    mtmd.mtmd_bitmap_free(bitmap)
+            return chunks
+
+    return OfflineMTMDChatHandler
+
+
+SAMPLING_ARGS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "typical_p",
+    "stop",
+    "seed",
+    "max_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "repeat_penalty",
+    "tfs_z",
+    "mirostat_mode",
+    "mirostat_tau",
+    "mirostat_eta",
+    "logits_processor",
+    "grammar",
+    "logit_bias",
+)
+"""The create_chat_completion arguments passed on to sampling; tools and formats are not used here."""
+
+_IMAGE_SLOT = 0
+"""What Llama.input_ids holds at a picture's positions; the handler never compares it."""
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One piece of a prompt: a text token (its id) or a picture (its sha256), and the positions it takes."""
+
+    key: int | str
+    n_pos: int = 1
+
+
+@dataclass
+class PromptStats:
+    """What evaluating the last prompt cost."""
+
+    reused_positions: int = 0
+    """Positions kept from the KV cache."""
+    evaluated_tokens: int = 0
+    """Tokens evaluated now, pictures' tokens included (the prompt's last token is left to sampling)."""
+    image_encode_ms: float = 0.0
+    prefill_ms: float = 0.0
+    """Decoding the new text and picture tokens, without encoding pictures."""
+    images_encoded: int = 0
+    images_from_cache: int = 0
+
+
+class ImageEmbeddingCache:
+    """A picture's embeddings from the vision encoder, by the sha256 of its pixels; the least recently
+    used go first."""
+
+    def __init__(self, max_images: int = 4) -> None:
+        self.max_images = max(1, max_images)
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> np.ndarray | None:
+        embeddings = self._items.get(key)
+        if embeddings is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._items.move_to_end(key)
+        return embeddings
+
+    def put(self, key: str, embeddings: np.ndarray) -> None:
+        self._items[key] = embeddings
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_images:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def prefix_reusing_handler_class() -> type:
+    import llama_cpp
+    from llama_cpp.llama_chat_format import _convert_completion_to_chat
+
+    class PrefixReusingChatHandler(offline_handler_class()):  # type: ignore[misc]
+        """An offline MTMD chat handler that evaluates only what the KV cache does not already hold."""
+
+        def __init__(self, clip_model_path: str, verbose: bool = False, max_images: int = 4) -> None:
+            super().__init__(clip_model_path=clip_model_path, verbose=verbose)
+            self.images = ImageEmbeddingCache(max_images)
+            self.stats = PromptStats()
+            self._units: list[_Unit] = []
+            """The last prompt, as evaluated into the KV cache from position 0."""
+
+        def forget(self, llama: Any) -> None:
+            """Empty the KV cache, so that the next prompt is evaluated from scratch."""
+            llama._ctx.kv_cache_clear()
+            llama.n_tokens = 0
+            self._units = []
+
+        def __call__(self, *, llama: Any, messages: Any, stream: bool = False, **kwargs: Any) -> Any:
+            self._init_mtmd_context(llama)
+            mtmd = self._mtmd_cpp
+            chunks = self.tokenize_prompt(llama, messages)
+            try:
+                last = self._evaluate(llama, chunks)
+            except BaseException:
+                self.forget(llama)
+                raise
+            finally:
+                mtmd.mtmd_input_chunks_free(chunks)
+            # Llama.generate finds all but the last token evaluated, evaluates that one and samples.
+            prompt = [*llama.input_ids[: llama.n_tokens].tolist(), last]
+            sampling = {name: kwargs[name] for name in SAMPLING_ARGS if name in kwargs}
+            completion = llama.create_completion(prompt=prompt, stream=stream, **sampling)
+            return _convert_completion_to_chat(completion, stream=stream)
+
+        def _held(self, llama: Any) -> list[_Unit]:
+            """What the KV cache holds now: the last prompt as far as it got, then the tokens generated."""
+            held: list[_Unit] = []
+            position = 0
+            for unit in self._units:
+                if position + unit.n_pos > llama.n_tokens:
+                    return held
+                held.append(unit)
+                position += unit.n_pos
+            return held + [_Unit(int(token)) for token in llama.input_ids[position : llama.n_tokens]]
+
+        def _evaluate(self, llama: Any, chunks: Any) -> int:
+            """Evaluate the prompt but its last token, reusing the KV cache; return that last token."""
+            mtmd = self._mtmd_cpp
+            units: list[_Unit] = []
+            sources: list[Any] = []  # the image chunk of each picture unit, None for text
+            for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+                chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+                if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    n_tokens = ctypes.c_size_t()
+                    tokens = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n_tokens))
+                    units += [_Unit(int(tokens[j])) for j in range(n_tokens.value)]
+                    sources += [None] * n_tokens.value
+                else:
+                    key = "image:" + (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
+                    units.append(_Unit(key, int(mtmd.mtmd_input_chunk_get_n_pos(chunk))))
+                    sources.append(chunk)
+            if not units or not isinstance(units[-1].key, int):
+                raise ValueError("the prompt must end with text")
+            n_cells = sum(
+                mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
+                for i in range(mtmd.mtmd_input_chunks_size(chunks))
+            )
+            if n_cells > llama.n_ctx():
+                raise ValueError(f"Prompt exceeds n_ctx: {n_cells} > {llama.n_ctx()}")
+
+            held = self._held(llama)
+            kept = next(
+                (i for i, (a, b) in enumerate(zip(held, units[:-1], strict=False)) if a != b),
+                min(len(held), len(units) - 1),
+            )
+            position = sum(unit.n_pos for unit in units[:kept])
+            if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
+                llama._ctx.kv_cache_clear()
+                kept, position = 0, 0
+            llama.n_tokens = position
+            self._units = units[:kept]
+            stats = self.stats = PromptStats(reused_positions=position)
+
+            started = time.perf_counter()
+            text: list[int] = []
+            for unit, source in zip(units[kept:-1], sources[kept:-1], strict=True):
+                if source is None:
+                    text.append(int(unit.key))
+                    continue
+                if text:
+                    llama.eval(text)
+                    stats.evaluated_tokens += len(text)
+                    text = []
+                self._decode_image(llama, source, str(unit.key))
+                stats.evaluated_tokens += int(mtmd.mtmd_input_chunk_get_n_tokens(source))
+            if text:
+                llama.eval(text)
+                stats.evaluated_tokens += len(text)
+            stats.prefill_ms = (time.perf_counter() - started) * 1000 - stats.image_encode_ms
+            self._units = units
+            _LOGGER.debug(
+                "prompt: %d positions reused, %d tokens evaluated, %d pictures encoded, %d from the cache",
+                stats.reused_positions,
+                stats.evaluated_tokens,
+                stats.images_encoded,
+                stats.images_from_cache,
+            )
+            return int(units[-1].key)
+
+        def _decode_image(self, llama: Any, chunk: Any, key: str) -> None:
+            """Decode a picture's embeddings at the next position, encoding the picture only if it is new."""
+            mtmd = self._mtmd_cpp
+            embeddings = self.images.get(key)
+            if embeddings is None:
+                started = time.perf_counter()
+                if mtmd.mtmd_encode_chunk(self.mtmd_ctx, chunk) != 0:
+                    raise ValueError("Failed to encode the picture")
+                size = mtmd.mtmd_input_chunk_get_n_tokens(chunk) * llama_cpp.llama_model_n_embd_inp(llama.model)
+                output = mtmd.mtmd_get_output_embd(self.mtmd_ctx)
+                embeddings = np.ctypeslib.as_array(output, shape=(size,)).copy()
+                self.images.put(key, embeddings)
+                self.stats.image_encode_ms += (time.perf_counter() - started) * 1000
+                self.stats.images_encoded += 1
+            else:
+                self.stats.images_from_cache += 1
+            new_n_past = llama_cpp.llama_pos(0)
+            result = mtmd.mtmd_helper_decode_image_chunk(
+                self.mtmd_ctx,
+                llama._ctx.ctx,
+                chunk,
+                embeddings.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                llama_cpp.llama_pos(llama.n_tokens),
+                llama_cpp.llama_seq_id(0),
+                llama.n_batch,
+                ctypes.byref(new_n_past),
+                mtmd.mtmd_helper_post_decode_callback(),
+                None,
+            )
+            if result != 0:
+                raise ValueError(f"Failed to decode the picture: error code {result}")
+            llama.input_ids[llama.n_tokens : new_n_past.value] = _IMAGE_SLOT
+            llama.n_tokens = new_n_past.value
+
+    return PrefixReusingChatHandler

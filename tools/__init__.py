@@ -1,0 +1,1 @@
+"""Random-weight model writers for tests and benchmarks; part of the checkout, not of the installed package."""
