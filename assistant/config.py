@@ -61,6 +61,7 @@ class CameraConfig:
     burst: int = _doc(5, "A camera gives this many frames in a row at each question, and the sharpest is used.")
     dark: float = _doc(0.12, "Mean brightness (0 to 1) below which a picture is too dark to read or describe.")
     blur: float = _doc(60.0, "Sharpness (variance of the Laplacian) below which a picture is called blurred.")
+    moved: float = _doc(0.06, "View change (0 to 1) between press and release above which the picture is taken again.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ class VlmConfig:
     temperature: float = _doc(-1.0, "Overrides every preset's temperature when 0 or more; -1 keeps the presets'.")
     max_tokens: int = _doc(0, "Caps every answer's length in tokens when above 0; 0 keeps the presets' caps.")
     max_turns: int = _doc(8, "Most earlier turns kept in the conversation.")
+    image_tokens: int = _doc(64, "Picture budget, in image tokens, for a first look and short questions.")
+    image_tokens_detail: int = _doc(256, "Picture budget for 'more detail' and questions asking for a description.")
+    image_tokens_read: int = _doc(768, "Picture budget where the model must read: text questions OCR cannot answer.")
+    prepare: bool = _doc(True, "Encode the picture taken at the press while the question is still being spoken.")
+    warm_start: bool = _doc(True, "At load, evaluate the system prompt and encode one picture once.")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from assistant.see.camera import (
     frame_data_url,
     frame_source,
     prepare_frame,
+    token_grid,
 )
 
 
@@ -67,3 +68,26 @@ def test_frames_go_to_the_model_as_jpeg_data_urls() -> None:
     assert url.startswith("data:image/jpeg;base64,")
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (240, 320, 3)
+
+
+@pytest.mark.parametrize(
+    ("size", "budget", "pixels", "grid"),
+    [
+        ((640, 480), 64, 32, (9, 7)),
+        ((640, 480), 256, 32, (18, 14)),
+        ((640, 480), 768, 32, (20, 15)),
+        ((480, 640), 64, 32, (7, 9)),
+        ((1365, 768), 768, 28, (37, 20)),
+        ((40, 30), 64, 32, (1, 1)),
+    ],
+    ids=["first-look", "detail", "read-not-upscaled", "portrait", "qwen2.5-28px", "tiny"],
+)
+def test_the_model_copy_fits_its_image_token_budget(
+    size: tuple[int, int], budget: int, pixels: int, grid: tuple[int, int]
+) -> None:
+    assert token_grid(*size, budget, pixels) == grid
+    frame = prepare_frame(Frame(np.zeros((size[1], size[0], 3), np.uint8)), 768, budget, pixels)
+    if grid[0] * grid[1] < (size[0] // pixels) * (size[1] // pixels):
+        assert frame.size == (grid[0] * pixels, grid[1] * pixels)
+    else:
+        assert frame.size == size, "a picture within its budget is not resized"

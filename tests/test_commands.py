@@ -133,9 +133,14 @@ def test_every_command_through_the_real_loop(
     assert rate == 1.25
     detail = turns[5]
     assert detail["preset"] == "describe"
-    assert detail["messages"][-1]["content"] == BOOKS["en"].more_detail_question
+    asked = detail["messages"][-1]["content"]
+    assert asked[-1] == {"type": "text", "text": BOOKS["en"].more_detail_question}
     images = [p for m in detail["messages"] if isinstance(m["content"], list) for p in m["content"] if "image_url" in p]
-    assert images == [{"type": "image_url", "image_url": {"url": f"<image {question['image_sha256']}>"}}], "same frame"
+    assert images == [{"type": "image_url", "image_url": {"url": f"<image {detail['image_sha256']}>"}}], "one picture"
+    # the same camera picture again, at the detail budget: more image tokens than the first look
+    assert detail["image_sha256"] != question["image_sha256"]
+    assert detail["image_tokens"] > question["image_tokens"]
+    assert detail["image_size"][0] > question["image_size"][0]
     assert brief and turns[6]["answer"] == "I will keep my answers short."
     assert turns[7]["answer"] == BOOKS["en"].help
     assert turns[8]["answer"] == "Stopped."

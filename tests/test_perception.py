@@ -8,6 +8,7 @@ import pytest
 from helpers import scene
 from skimage import data
 
+from assistant.config import CameraConfig
 from assistant.core.phrases import BOOKS
 from assistant.core.types import QualityLimits
 from assistant.see import perception
@@ -153,3 +154,16 @@ def test_hints_say_which_way_to_move() -> None:
     assert BOOKS["en"].edge_hint(["left", "bottom"]).endswith("move the camera a little left and down.")
     assert "拿远" in BOOKS["zh"].edge_hint(["left", "right", "top"])
     assert BOOKS["en"].edge_hint([]) == ""
+
+
+def test_a_view_change_tells_a_moved_camera_from_a_steady_one() -> None:
+    photo = cv2.resize(np.ascontiguousarray(data.astronaut()[..., ::-1]), (640, 480))
+    rng = np.random.default_rng(0)
+    noisy = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    tremor = np.roll(photo, 3, axis=(0, 1))
+    other = cv2.resize(np.ascontiguousarray(data.chelsea()[..., ::-1]), (640, 480))
+    steady = [perception.view_change(photo, changed) for changed in (photo, noisy, tremor)]
+    assert steady[0] == 0.0
+    moved = CameraConfig().moved
+    assert max(steady) < moved < perception.view_change(photo, other)
+    assert perception.view_change(photo, np.roll(photo, 200, axis=1)) > moved, "the camera turned"

@@ -17,7 +17,7 @@ from skimage import data
 
 from assistant.cli.factory import assemble_engine
 from assistant.core.phrases import BOOKS
-from assistant.core.turn import AnswerOptions, Session, TurnControl
+from assistant.core.turn import AnswerOptions, ImageBudgets, Session, TurnControl
 from assistant.core.turnlog import TurnLog
 from assistant.core.types import Frame
 from assistant.hear.stt import WhisperTranscriber
@@ -146,7 +146,12 @@ def test_a_question_about_text_gives_the_model_the_exact_text(
     assert [part["image_url"]["url"] for part in user if part["type"] == "image_url"] == [
         f"<image {turn.image_sha256}>"
     ]
-    assert turn.image_size == [1365, 768], "the model gets the small copy, OCR read the full picture"
+    # OCR read the full 1920 x 1080 picture; the model gets a copy within the reading budget, whole tokens a side
+    width, height = turn.image_size
+    pixels = vision.pixels_per_token
+    assert width % pixels == 0 and height % pixels == 0 and height < 768
+    assert turn.image_tokens == (width // pixels) * (height // pixels) <= ImageBudgets().read
+    assert abs(width / height - 1920 / 1080) < 0.1
 
 
 def test_a_question_about_text_with_no_text_in_view_says_so_then_asks_the_model(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
+import numpy as np
+
 from assistant.config import Config
+from assistant.core.clock import ms_since
 from assistant.core.commands import HOTWORDS
 from assistant.core.interfaces import AudioSink, Synthesizer, TextReader, Transcriber, VisionChat
-from assistant.core.turn import AnswerOptions, Engine, Notify, Session, Settings
+from assistant.core.turn import AnswerOptions, Engine, ImageBudgets, Notify, Session, Settings
 from assistant.core.turnlog import TurnLog
-from assistant.core.types import QualityLimits
+from assistant.core.types import Frame, QualityLimits
 from assistant.errors import ModelError, NoVisionModelError
 from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.ocr import TextReader as OcrReader
@@ -78,7 +82,7 @@ def make_engine(config: Config) -> Engine:
         problem = NoVisionModelError(f"I can't answer about the picture: {e.message}", e.fix)
     if vision is None:
         _LOGGER.info("no vision model: answering without one")
-    return Engine(
+    engine = Engine(
         transcriber,
         synthesizer,
         OpenCVSight(QualityLimits(dark=config.camera.dark, blur=config.camera.blur), config.camera.max_short_side),
@@ -88,11 +92,36 @@ def make_engine(config: Config) -> Engine:
         reader=OcrReader(config.ocr.min_score) if config.ocr.enabled else None,
         turn_log=TurnLog(Path(config.log.turns)) if config.log.turns else None,
         options=AnswerOptions(
-            n_ctx=config.vlm.n_ctx, temperature=config.vlm.temperature, max_tokens=config.vlm.max_tokens
+            n_ctx=config.vlm.n_ctx,
+            temperature=config.vlm.temperature,
+            max_tokens=config.vlm.max_tokens,
+            budgets=ImageBudgets(config.vlm.image_tokens, config.vlm.image_tokens_detail, config.vlm.image_tokens_read),
         ),
         settings=Settings(speech_rate=config.tts.speech_rate),
         max_turns=config.vlm.max_turns,
     )
+    if config.vlm.warm_start:
+        warm_up(engine)
+    return engine
+
+
+def warm_up(engine: Engine) -> None:
+    """Evaluate the system prompt and encode one picture, so that the first question is as quick as later ones."""
+    started = time.monotonic()
+    cost = engine.warm_up(Frame(warm_up_picture(), source="warm-up"))
+    if cost is not None:
+        _LOGGER.info(
+            "warm start in %.0f ms: %d image tokens encoded in %.0f ms",
+            ms_since(started),
+            cost.image_tokens,
+            cost.image_encode_ms,
+        )
+
+
+def warm_up_picture() -> np.ndarray:
+    """A camera-sized picture with detail at every scale, as a real one has."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
 
 
 def make_session(config: Config, sink: AudioSink, notify: Notify, settings_path: Path | None = None) -> Session:

@@ -10,10 +10,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from assistant.core.clock import ms_since
 from assistant.core.interfaces import AudioSource, FrameSource
-from assistant.core.turn import Session, TurnControl
+from assistant.core.turn import Prepared, Session, TurnControl
 from assistant.core.types import Frame
 from assistant.errors import AssistantError
 from assistant.hear.keys import QUIT_KEYS, STOP_KEYS, TALK_KEYS, KeySource
@@ -38,7 +39,12 @@ class PushToTalkLoop:
         keys: KeySource,
         say: Callable[[str], None],
         camera_problem: AssistantError | None = None,
+        prepare: bool = True,
+        moved: float = 0.06,
+        tick_every_s: float = TICK_EVERY_S,
     ) -> None:
+        """prepare: take the picture in at the press, while the question is spoken. moved: how much the view
+        may change (0 to 1) between press and release before the picture is taken again."""
         self.session = session
         self.audio = audio
         self.camera = camera
@@ -46,6 +52,9 @@ class PushToTalkLoop:
         self.say = say
         """Prints a line for the screen reader."""
         self.camera_problem = camera_problem
+        self.prepare = prepare
+        self.moved = moved
+        self.tick_every_s = tick_every_s
         self._answering: threading.Thread | None = None
 
     def run(self) -> int:
@@ -79,42 +88,54 @@ class PushToTalkLoop:
         self.say("Listening.")
         self.session.cue("listening")
         pressed = time.monotonic()
+        control = TurnControl()
+        early = Preparation(self.session, self.camera) if self.prepare and self.camera else None
         key = self.keys.read()
         while key not in TALK_KEYS | QUIT_KEYS:
             key = self.keys.read()
         released = time.monotonic()
         self.session.cue("thinking")
+        if early is not None:
+            early.grabbed.wait()  # the camera gives one picture at a time
         frame, camera_problem = self._grab()
         frame_ms = ms_since(released)
+        if early is not None:
+            frame, camera_problem = early.settle(frame, camera_problem, self.moved)
         try:
             clip = self.audio.stop()
         except AssistantError as e:
+            if early is not None:
+                early.stale.set()
             self._speak_problem(e)
             return False, ("q" if key in QUIT_KEYS else None)
         if key in QUIT_KEYS:
+            if early is not None:
+                early.stale.set()
             return False, key
         self.say("Thinking.")
         timings = {"record": ms_since(pressed), "frame": frame_ms}
-        self._wait_for_answer()  # one answer at a time: the model is not shared between threads
-        control = TurnControl()
+        self._wait_for_answer()  # one answer at a time
         outcome: list[bool] = []
+        preparing = early.future if early is not None else None
 
         def answer() -> None:
-            turn = self.session.answer_recording(clip, frame, camera_problem, timings, released, control)
+            turn = self.session.answer_recording(clip, frame, camera_problem, timings, released, control, preparing)
             outcome.append(turn.error is None)
 
         self._answering = threading.Thread(target=answer, name="answer", daemon=True)
         self._answering.start()
-        next_tick = released + TICK_EVERY_S
+        next_tick = released + self.tick_every_s
         while self._answering.is_alive():
             pressed_key = self.keys.poll(0.02)
             if pressed_key in TALK_KEYS | STOP_KEYS | QUIT_KEYS:
                 control.cancel.set()
+                if early is not None:
+                    early.stale.set()
                 self.say("Stopped.")
                 return True, (None if pressed_key in STOP_KEYS else pressed_key)
             if not control.audible.is_set() and time.monotonic() >= next_tick:
                 self.session.cue("tick")
-                next_tick += TICK_EVERY_S
+                next_tick += self.tick_every_s
         self._wait_for_answer()
         return bool(outcome and outcome[0]), None
 
@@ -138,3 +159,49 @@ class PushToTalkLoop:
         except AssistantError as e:
             _LOGGER.warning("camera: %s", e.message)
             return None, e
+
+
+class Preparation:
+    """The picture taken at the press, and its encoding, done beside the recording in a thread of their own."""
+
+    def __init__(self, session: Session, camera: FrameSource) -> None:
+        self.session = session
+        self.camera = camera
+        self.stale = threading.Event()
+        """Set when the turn is given up or the picture is not wanted: preparing stops at its next step."""
+        self.frame: Frame | None = None
+        self.grabbed = threading.Event()
+        self.future: Future[Prepared | None] = Future()
+        threading.Thread(target=self._run, name="prepare", daemon=True).start()
+
+    def _run(self) -> None:
+        self.future.set_running_or_notify_cancel()
+        try:
+            self.frame = self.camera.grab()
+        except AssistantError as e:
+            _LOGGER.warning("camera at the press: %s", e.message)
+        finally:
+            self.grabbed.set()
+        prepared = None
+        try:
+            if self.frame is not None and not self.stale.is_set():
+                prepared = self.session.prepare(self.frame, self.stale)
+        except Exception as e:  # the turn then takes the picture in itself, after the release
+            _LOGGER.warning("could not prepare the picture: %r", e)
+        self.future.set_result(prepared)
+
+    def settle(
+        self, released: Frame | None, problem: AssistantError | None, moved: float
+    ) -> tuple[Frame | None, AssistantError | None]:
+        """The picture to answer about: the one taken at the press when the view is still the same, else the one
+        taken at the release, so that the answer is never about a picture older than the press."""
+        if self.frame is None:
+            return released, problem
+        if released is None:
+            return self.frame, None
+        change = self.session.engine.sight.view_change(self.frame, released)
+        if change <= moved:
+            return self.frame, None
+        _LOGGER.info("the view changed during the question (%.2f): the picture is taken again", change)
+        self.stale.set()
+        return released, problem

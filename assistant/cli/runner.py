@@ -78,7 +78,8 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
     try:
         if interactive:
             session.speak("Ready.")
-        PushToTalkLoop(session, audio, camera, keys, say, camera_problem).run()
+        prepare, moved = config.vlm.prepare, config.camera.moved
+        PushToTalkLoop(session, audio, camera, keys, say, camera_problem, prepare, moved).run()
     finally:
         if camera is not None:
             camera.close()

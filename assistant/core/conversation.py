@@ -28,8 +28,11 @@ Message = dict[str, Any]
 class Exchange:
     question: str
     frame: Frame | None
+    """The picture as the model is given it."""
     answer: str | None = None
     interrupted: bool = False
+    full: Frame | None = None
+    """The picture as the camera gave it, for asking again at a larger budget ("more detail")."""
 
 
 class Conversation:
@@ -41,11 +44,18 @@ class Conversation:
         self.max_turns = max(1, max_turns)
         self.exchanges: list[Exchange] = []
 
-    def add_user(self, text: str, frame: Frame | None) -> None:
+    def add_user(self, text: str, frame: Frame | None, full: Frame | None = None) -> None:
         if self.exchanges and self.exchanges[-1].answer is None:
             self.exchanges.pop()  # the last question got no answer: replace it rather than stack it
-        self.exchanges.append(Exchange(text, frame))
+        self.exchanges.append(Exchange(text, frame, full=full))
         del self.exchanges[: -self.max_turns]
+
+    def with_question(self, text: str, frame: Frame | None) -> Conversation:
+        """A copy with this question added, to see the prompt it would make; this conversation is unchanged."""
+        preview = Conversation(self.system_prompt, self.max_turns)
+        preview.exchanges = list(self.exchanges)
+        preview.add_user(text, frame)
+        return preview
 
     def add_assistant(self, text: str, interrupted: bool = False) -> None:
         if not self.exchanges or self.exchanges[-1].answer is not None:
@@ -64,6 +74,13 @@ class Conversation:
     @property
     def newest_frame(self) -> Frame | None:
         return self.exchanges[-1].frame if self.exchanges else None
+
+    @property
+    def newest_full_frame(self) -> Frame | None:
+        """The newest picture as the camera gave it, or as the model was given it when that is all there is."""
+        if not self.exchanges:
+            return None
+        return self.exchanges[-1].full or self.exchanges[-1].frame
 
     def messages(self, image_part: ImagePart, start: int = 0) -> list[Message]:
         """Chat messages from exchange `start` on, the newest frame rendered by image_part."""

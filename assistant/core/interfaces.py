@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from assistant.core.presets import Preset
 from assistant.core.reading import Reading
-from assistant.core.types import AudioChunk, AudioClip, Colour, Frame, Quality, Transcript
+from assistant.core.types import AudioChunk, AudioClip, Colour, Frame, PromptCost, Quality, Transcript
 
 
 class AudioSource(Protocol):
@@ -52,6 +52,22 @@ class VisionChat(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class PreparingChat(VisionChat, Protocol):
+    """A vision model that can take a picture in before the question: its KV cache is kept between calls."""
+
+    @property
+    def pixels_per_token(self) -> int:
+        """The side, in pixels, of the square one image token covers."""
+
+    @property
+    def cost(self) -> PromptCost:
+        """What evaluating the last prompt cost."""
+
+    def prefill(self, messages: list[dict[str, Any]]) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture; None when nothing can be kept."""
+
+
 class Synthesizer(Protocol):
     @property
     def sample_rate(self) -> int: ...
@@ -77,8 +93,12 @@ class Sight(Protocol):
 
     def faces(self, image: np.ndarray) -> int: ...
 
-    def for_model(self, frame: Frame) -> Frame:
-        """The downscaled copy the model is given."""
+    def for_model(self, frame: Frame, image_tokens: int = 0, pixels_per_token: int = 32) -> Frame:
+        """The downscaled copy the model is given: within `image_tokens` image tokens of `pixels_per_token`
+        pixels a side, when a budget is given."""
+
+    def view_change(self, before: Frame, after: Frame) -> float:
+        """How much the view changed between two pictures, 0 (the same) to 1."""
 
     def data_url(self, frame: Frame) -> str:
         """The frame as a data: URL, the only kind of image URL the model is given."""

@@ -76,3 +76,12 @@ _SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "�
 def needs_sight(question: str) -> bool:
     """Whether the question is about what is in view, so that it cannot be answered without a picture."""
     return bool(_SIGHT.search(question.lower())) or any(word in question for word in _SIGHT_ZH)
+
+
+_DETAIL = re.compile(r"\b(in (more )?detail|more details?|detailed|describe everything|every detail)\b")
+_DETAIL_ZH = ("详细", "仔细")
+
+
+def asks_for_detail(question: str) -> bool:
+    """Whether the question asks for a fuller look than a first one."""
+    return bool(_DETAIL.search(question.lower())) or any(word in question for word in _DETAIL_ZH)

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from assistant.core.interfaces import (
     AudioSink,
     Cues,
     FrameSource,
+    PreparingChat,
     Sight,
     Synthesizer,
     TextReader,
@@ -38,9 +40,9 @@ from assistant.core.phrases import Phrases, for_text
 from assistant.core.pipeline import SequentialSpeech, SpeechStream
 from assistant.core.presets import DESCRIBE, Preset, choose_preset
 from assistant.core.reading import Reading, edges_touched
-from assistant.core.routing import Route, needs_sight, route
+from assistant.core.routing import Route, asks_for_detail, needs_sight, route
 from assistant.core.turnlog import TurnLog
-from assistant.core.types import AudioChunk, AudioClip, Frame, Quality, Turn
+from assistant.core.types import AudioChunk, AudioClip, Frame, PromptCost, Quality, Turn
 from assistant.errors import (
     AssistantError,
     EmptyQuestionError,
@@ -98,6 +100,39 @@ class AnswerOptions:
     """Caps every answer's length in tokens when above 0."""
     streaming: bool = True
     """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
+    budgets: ImageBudgets = field(default_factory=lambda: ImageBudgets())
+    """How many image tokens a picture may become, by what the question needs."""
+
+
+@dataclass(frozen=True)
+class ImageBudgets:
+    """Image tokens are what a new picture costs: the vision encoder's time and the prefill's grow with them."""
+
+    first_look: int = 64
+    """A first look and short questions: "what's in front of me?", "is it the blue one?"."""
+    detail: int = 256
+    """"More detail", and questions that ask for detail."""
+    read: int = 768
+    """Where the model must read: questions about text that OCR's text alone does not answer."""
+
+    def for_question(self, route: str | None, question: str) -> int:
+        if route == Route.TEXT.value:
+            return self.read
+        if asks_for_detail(question):
+            return self.detail
+        return self.first_look
+
+
+@dataclass
+class Prepared:
+    """A picture taken in while the question was still being spoken: encoded and evaluated behind the
+    conversation so far, so that after the release only the question's words are left to evaluate."""
+
+    frame: Frame
+    """The picture as the camera gave it at the press."""
+    model_frame: Frame
+    """The copy the model was given, at the first-look budget."""
+    cost: PromptCost
 
 
 @dataclass
@@ -111,6 +146,8 @@ class TurnContext:
     control: TurnControl
     say: Phrases
     """The phrase book in the question's language."""
+    preparing: Future[Prepared | None] | None = None
+    """The picture being taken in while the question was spoken, if any."""
 
 
 Notify = Callable[[str, str], None]
@@ -154,6 +191,23 @@ class Engine:
         """What a new session starts with."""
         self.system_prompt = system_prompt
         self.max_turns = max_turns
+        self.model_lock = threading.Lock()
+        """Held while the vision model works: one prompt at a time, whichever session or thread asks."""
+
+    def warm_up(self, picture: Frame) -> PromptCost | None:
+        """Evaluate the system prompt into the KV cache and encode one picture once, so that the first question
+        after start pays for neither (llama.cpp's own warm-up runs no picture through the encoder)."""
+        vlm = self.vlm
+        if not isinstance(vlm, PreparingChat):
+            return None
+        picture = self.sight.for_model(picture, self.options.budgets.first_look, vlm.pixels_per_token)
+        warm = Conversation(self.system_prompt, self.max_turns).with_question("", picture)
+        with self.model_lock:
+            return vlm.prefill(warm.messages(self._image_part_of(picture)))
+
+    def _image_part_of(self, picture: Frame) -> Callable[[Frame], dict[str, Any]]:
+        url = self.sight.data_url(picture)
+        return lambda frame: {"type": "image_url", "image_url": {"url": url}}
 
     def session(
         self,
@@ -209,9 +263,12 @@ class Session:
         timings_ms: dict[str, float] | None = None,
         released_at: float | None = None,
         control: TurnControl | None = None,
+        preparing: Future[Prepared | None] | None = None,
     ) -> Turn:
-        """A spoken question: transcribe it, then answer it as `answer_text` does."""
+        """A spoken question: transcribe it, then answer it as `answer_text` does. `preparing` is the picture
+        being taken in since the press (see `prepare`); it is used when `frame` is that picture."""
         context = self._context(Turn(timings_ms=dict(timings_ms or {})), frame, camera_problem, released_at, control)
+        context.preparing = preparing
         turn = context.turn
         try:
             started = time.monotonic()
@@ -232,8 +289,10 @@ class Session:
         frame: Frame | None,
         camera_problem: AssistantError | None = None,
         control: TurnControl | None = None,
+        preparing: Future[Prepared | None] | None = None,
     ) -> Turn:
         context = self._context(Turn(transcript=question.strip()), frame, camera_problem, None, control)
+        context.preparing = preparing
         if not context.turn.transcript:
             return self._fail(context, EmptyQuestionError(context.say.empty_question))
         return self._answer(context)
@@ -253,6 +312,23 @@ class Session:
             self.sink.play(self.synthesizer.synthesize(text, self.settings.speech_rate), cancel)
         except AssistantError as e:
             _LOGGER.error("could not speak: %s", e.message)
+
+    def prepare(self, frame: Frame, cancel: threading.Event | None = None) -> Prepared | None:
+        """Take a picture in before its question: encode it at the first-look budget and evaluate it into the
+        model's KV cache behind the conversation so far. None when there is no model that can keep it, or the
+        turn was cancelled first."""
+        vlm, options = self.engine.vlm, self.engine.options
+        if not isinstance(vlm, PreparingChat):
+            return None
+        model_frame = self.engine.sight.for_model(frame, options.budgets.first_look, vlm.pixels_per_token)
+        preview = self.conversation.with_question("", model_frame)
+        with self.engine.model_lock:
+            if cancel is not None and cancel.is_set():
+                return None
+            answer_room = choose_preset("", options.temperature, options.max_tokens).max_tokens
+            start = preview.fit(self._image_part, vlm.count_tokens, options.n_ctx - answer_room)
+            cost = vlm.prefill(preview.messages(self._image_part, start))
+        return Prepared(frame, model_frame, cost) if cost is not None else None
 
     def choose(self, speech_rate: float | None = None, detail: Detail | None = None) -> None:
         """Change this session's settings; None keeps a setting as it is."""
@@ -399,7 +475,7 @@ class Session:
         turn.answer = text
         self._last_answer = text
         self.notify("sentence", text)
-        self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame))
+        self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame), frame)
         self._speak_reply(context, _for_speech(text))
         turn.interrupted = context.control.cancel.is_set()
         self.conversation.add_assistant(text, interrupted=turn.interrupted)
@@ -438,14 +514,15 @@ class Session:
             self._light_mode(context)
             return
         if name == "more_detail":
-            frame = self.conversation.newest_frame
+            frame = self.conversation.newest_full_frame
             if self.engine.vlm is None:
                 raise self._no_vision_model(say)
             if frame is None:
                 raise NothingToDescribeError(say.nothing_to_describe)
             options = self.engine.options
             preset = choose_preset("", options.temperature, options.max_tokens, base=DESCRIBE)
-            self._ask_vlm(self.engine.vlm, context, frame, say.more_detail_question, preset)
+            budget = options.budgets.detail
+            self._ask_vlm(self.engine.vlm, context, frame, say.more_detail_question, preset, budget)
             return
         if name == "repeat":
             reply = self._last_answer or say.nothing_said_yet
@@ -496,21 +573,46 @@ class Session:
         frame: Frame | None,
         question: str | None = None,
         preset: Preset | None = None,
+        budget: int | None = None,
     ) -> None:
-        """Ask about `frame`: the user's words, or `question` in their place, with the preset they call for."""
-        turn, control, options = context.turn, context.control, self.engine.options
+        """Ask about `frame`: the user's words, or `question` in their place, with the preset they call for and
+        the picture within the image budget the question needs."""
+        turn, options = context.turn, self.engine.options
         cap = options.max_tokens
         if self.settings.detail == "brief":
             cap = min(cap or BRIEF_MAX_TOKENS, BRIEF_MAX_TOKENS)
         preset = preset or choose_preset(turn.transcript, options.temperature, cap)
         turn.preset = preset.name
         _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
+        prepared = self._await_prepared(context)
+        full = frame
         if frame is not None:
-            frame = self.engine.sight.for_model(frame)
+            budget = budget or options.budgets.for_question(turn.route, turn.transcript)
+            pixels = vlm.pixels_per_token if isinstance(vlm, PreparingChat) else 32
+            taken = frame.sha256
+            frame = self.engine.sight.for_model(frame, budget, pixels)
+            if prepared is not None:
+                turn.prepared = prepared.frame.sha256 == taken and prepared.model_frame.sha256 == frame.sha256
+                turn.timings_ms["prepare_image_encode"] = prepared.cost.image_encode_ms
+                turn.timings_ms["prepare_prefill"] = prepared.cost.prefill_ms
             turn.image_sha256 = frame.sha256
             turn.image_size = list(frame.size)
-        self.conversation.add_user(question or turn.transcript, frame)
+        self.conversation.add_user(question or turn.transcript, frame, full)
         self._forget_unused_images()
+        with self.engine.model_lock:
+            self._stream_answer(vlm, context, preset)
+
+    def _await_prepared(self, context: TurnContext) -> Prepared | None:
+        """The picture taken in since the press, once its work is done: the model does one thing at a time."""
+        if context.preparing is None:
+            return None
+        started = time.monotonic()
+        prepared = context.preparing.result()
+        context.turn.timings_ms["prepare_wait"] = ms_since(started)
+        return prepared
+
+    def _stream_answer(self, vlm: VisionChat, context: TurnContext, preset: Preset) -> None:
+        turn, control, options = context.turn, context.control, self.engine.options
         start = self.conversation.fit(self._image_part, vlm.count_tokens, options.n_ctx - preset.max_tokens)
         messages = self.conversation.messages(self._image_part, start)
         turn.messages = self.conversation.messages(_image_placeholder, start)
@@ -527,6 +629,11 @@ class Session:
             on_sentence=lambda sentence: self.notify("sentence", sentence),
             on_first_audio=control.audible.set,
         ).run()
+        if isinstance(vlm, PreparingChat):
+            cost = vlm.cost
+            turn.image_tokens = cost.image_tokens if turn.image_sha256 else None
+            turn.timings_ms["image_encode"] = cost.image_encode_ms
+            turn.timings_ms["prefill"] = cost.prefill_ms
         turn.interrupted = control.cancel.is_set()
         turn.answer = " ".join(spoken.heard)
         if not spoken.audible and not turn.interrupted:

@@ -74,7 +74,12 @@ class Turn:
     error_code: str | None = None
     """The error's machine-readable code (assistant.errors), when the turn ended in one."""
     image_sha256: str | None = None
+    """The picture the model was given."""
     image_size: list[int] | None = None
+    image_tokens: int | None = None
+    """The image tokens the vision encoder made of it: the budget as it took effect."""
+    prepared: bool | None = None
+    """Whether the picture was taken in while the question was spoken; None when none was prepared."""
     messages: list[dict[str, Any]] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
@@ -115,3 +120,20 @@ class Colour:
     chinese: str
     share: float
     """The share of the centre's pixels that have this colour."""
+
+
+@dataclass
+class PromptCost:
+    """What evaluating a prompt into the vision model's KV cache cost."""
+
+    reused_positions: int = 0
+    """Positions kept from the KV cache."""
+    evaluated_tokens: int = 0
+    """Tokens evaluated now, pictures' tokens included."""
+    image_tokens: int = 0
+    """The tokens of the prompt's pictures, as the vision encoder made them: the budget that took effect."""
+    image_encode_ms: float = 0.0
+    prefill_ms: float = 0.0
+    """Decoding the new text and picture tokens, without encoding pictures."""
+    images_encoded: int = 0
+    images_from_cache: int = 0

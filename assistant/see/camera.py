@@ -182,9 +182,27 @@ def frame_source(spec: str) -> OpenCVCamera | VideoFileSource | ImageFileSource:
     return VideoFileSource(path)
 
 
-def prepare_frame(frame: Frame, max_short_side: int) -> Frame:
-    """The copy that goes to the model."""
-    return Frame(downscale(frame.image, max_short_side), source=frame.source)
+def token_grid(width: int, height: int, image_tokens: int, pixels_per_token: int) -> tuple[int, int]:
+    """Columns and rows of image tokens for a picture of this size within the budget, keeping its shape; never
+    more than the picture has."""
+    columns, rows = max(1, width // pixels_per_token), max(1, height // pixels_per_token)
+    if columns * rows <= image_tokens:
+        return columns, rows
+    columns = min(columns, max(1, round((image_tokens * width / height) ** 0.5)))
+    return columns, min(rows, max(1, image_tokens // columns))
+
+
+def prepare_frame(frame: Frame, max_short_side: int, image_tokens: int = 0, pixels_per_token: int = 32) -> Frame:
+    """The copy that goes to the model: at most max_short_side on its short side and, with a budget, at most
+    `image_tokens` image tokens, its sides whole tokens so that the encoder takes it as it is."""
+    image = downscale(frame.image, max_short_side)
+    if image_tokens > 0:
+        height, width = image.shape[:2]
+        columns, rows = token_grid(width, height, image_tokens, pixels_per_token)
+        if (columns, rows) != token_grid(width, height, width * height, pixels_per_token):  # over its budget
+            size = (columns * pixels_per_token, rows * pixels_per_token)
+            image = import_cv2().resize(image, size, interpolation=import_cv2().INTER_AREA)
+    return Frame(image, source=frame.source)
 
 
 def frame_data_url(frame: Frame) -> str:

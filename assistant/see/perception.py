@@ -42,6 +42,18 @@ def quality(image: np.ndarray, limits: QualityLimits | None = None) -> Quality:
     return Quality(light, sharp, light < limits.dark, washed, sharp < limits.blur)
 
 
+def view_change(before: np.ndarray, after: np.ndarray) -> float:
+    """How much the view changed between two pictures, 0 (the same) to 1: the mean difference of small, blurred
+    grey copies, so that sensor noise and a flicker of light count for little and a moved camera for much."""
+    cv2 = import_cv2()
+
+    def small(image: np.ndarray) -> np.ndarray:
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return cv2.GaussianBlur(cv2.resize(grey, (32, 24), interpolation=cv2.INTER_AREA), (3, 3), 0).astype(np.float32)
+
+    return float(np.mean(np.abs(small(before) - small(after)))) / 255
+
+
 def sharpest(images: Sequence[np.ndarray]) -> int:
     """The index of the sharpest picture of a burst."""
     return max(range(len(images)), key=lambda i: sharpness(images[i]))

@@ -28,8 +28,11 @@ class OpenCVSight:
     def faces(self, image: np.ndarray) -> int:
         return self._faces.count(image)
 
-    def for_model(self, frame: Frame) -> Frame:
-        return prepare_frame(frame, self.max_short_side)
+    def for_model(self, frame: Frame, image_tokens: int = 0, pixels_per_token: int = 32) -> Frame:
+        return prepare_frame(frame, self.max_short_side, image_tokens, pixels_per_token)
+
+    def view_change(self, before: Frame, after: Frame) -> float:
+        return perception.view_change(before.image, after.image)
 
     def data_url(self, frame: Frame) -> str:
         return frame_data_url(frame)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.core.types import PromptCost
 from assistant.errors import BadInputError
 
 _LOGGER = logging.getLogger(__name__)
@@ -141,21 +142,6 @@ class _Unit:
     n_pos: int = 1
 
 
-@dataclass
-class PromptStats:
-    """What evaluating the last prompt cost."""
-
-    reused_positions: int = 0
-    """Positions kept from the KV cache."""
-    evaluated_tokens: int = 0
-    """Tokens evaluated now, pictures' tokens included (the prompt's last token is left to sampling)."""
-    image_encode_ms: float = 0.0
-    prefill_ms: float = 0.0
-    """Decoding the new text and picture tokens, without encoding pictures."""
-    images_encoded: int = 0
-    images_from_cache: int = 0
-
-
 class ImageEmbeddingCache:
     """A picture's embeddings from the vision encoder, by the sha256 of its pixels; the least recently
     used go first."""
@@ -201,7 +187,7 @@ def prefix_reusing_handler_class() -> type:
         def __init__(self, clip_model_path: str, verbose: bool = False, max_images: int = 4) -> None:
             super().__init__(clip_model_path=clip_model_path, verbose=verbose)
             self.images = ImageEmbeddingCache(max_images)
-            self.stats = PromptStats()
+            self.stats = PromptCost()
             self._units: list[_Unit] = []
             """The last prompt, as evaluated into the KV cache from position 0."""
 
@@ -212,21 +198,30 @@ def prefix_reusing_handler_class() -> type:
             self._units = []
 
         def __call__(self, *, llama: Any, messages: Any, stream: bool = False, **kwargs: Any) -> Any:
-            self._init_mtmd_context(llama)
-            mtmd = self._mtmd_cpp
-            chunks = self.tokenize_prompt(llama, messages)
-            try:
-                last = self._evaluate(llama, chunks)
-            except BaseException:
-                self.forget(llama)
-                raise
-            finally:
-                mtmd.mtmd_input_chunks_free(chunks)
+            last = self._evaluate_messages(llama, messages, through_last_picture=False)
+            assert last is not None
             # Llama.generate finds all but the last token evaluated, evaluates that one and samples.
             prompt = [*llama.input_ids[: llama.n_tokens].tolist(), last]
             sampling = {name: kwargs[name] for name in SAMPLING_ARGS if name in kwargs}
             completion = llama.create_completion(prompt=prompt, stream=stream, **sampling)
             return _convert_completion_to_chat(completion, stream=stream)
+
+        def prefill(self, llama: Any, messages: Any) -> PromptCost:
+            """Evaluate `messages` into the KV cache up to the end of their last picture, so that a question
+            asked next about the same picture, with the same history, has only its own words left to evaluate."""
+            self._evaluate_messages(llama, messages, through_last_picture=True)
+            return self.stats
+
+        def _evaluate_messages(self, llama: Any, messages: Any, through_last_picture: bool) -> int | None:
+            self._init_mtmd_context(llama)
+            chunks = self.tokenize_prompt(llama, messages)
+            try:
+                return self._evaluate(llama, chunks, through_last_picture)
+            except BaseException:
+                self.forget(llama)
+                raise
+            finally:
+                self._mtmd_cpp.mtmd_input_chunks_free(chunks)
 
         def _held(self, llama: Any) -> list[_Unit]:
             """What the KV cache holds now: the last prompt as far as it got, then the tokens generated."""
@@ -239,8 +234,9 @@ def prefix_reusing_handler_class() -> type:
                 position += unit.n_pos
             return held + [_Unit(int(token)) for token in llama.input_ids[position : llama.n_tokens]]
 
-        def _evaluate(self, llama: Any, chunks: Any) -> int:
-            """Evaluate the prompt but its last token, reusing the KV cache; return that last token."""
+        def _evaluate(self, llama: Any, chunks: Any, through_last_picture: bool = False) -> int | None:
+            """Evaluate the prompt but its last token, reusing the KV cache, and return that last token; or,
+            `through_last_picture`, evaluate it only up to the end of its last picture and return None."""
             mtmd = self._mtmd_cpp
             units: list[_Unit] = []
             sources: list[Any] = []  # the image chunk of each picture unit, None for text
@@ -257,6 +253,10 @@ def prefix_reusing_handler_class() -> type:
                     sources.append(chunk)
             if not units or not isinstance(units[-1].key, int):
                 raise ValueError("the prompt must end with text")
+            end = len(units) - 1
+            if through_last_picture:
+                pictures = [i for i, source in enumerate(sources) if source is not None]
+                end = pictures[-1] + 1 if pictures else end
             n_cells = sum(
                 mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
                 for i in range(mtmd.mtmd_input_chunks_size(chunks))
@@ -266,8 +266,8 @@ def prefix_reusing_handler_class() -> type:
 
             held = self._held(llama)
             kept = next(
-                (i for i, (a, b) in enumerate(zip(held, units[:-1], strict=False)) if a != b),
-                min(len(held), len(units) - 1),
+                (i for i, (a, b) in enumerate(zip(held, units[:end], strict=False)) if a != b),
+                min(len(held), end),
             )
             position = sum(unit.n_pos for unit in units[:kept])
             if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
@@ -275,11 +275,12 @@ def prefix_reusing_handler_class() -> type:
                 kept, position = 0, 0
             llama.n_tokens = position
             self._units = units[:kept]
-            stats = self.stats = PromptStats(reused_positions=position)
+            image_tokens = sum(int(mtmd.mtmd_input_chunk_get_n_tokens(c)) for c in sources if c is not None)
+            stats = self.stats = PromptCost(reused_positions=position, image_tokens=image_tokens)
 
             started = time.perf_counter()
             text: list[int] = []
-            for unit, source in zip(units[kept:-1], sources[kept:-1], strict=True):
+            for unit, source in zip(units[kept:end], sources[kept:end], strict=True):
                 if source is None:
                     text.append(int(unit.key))
                     continue
@@ -293,7 +294,7 @@ def prefix_reusing_handler_class() -> type:
                 llama.eval(text)
                 stats.evaluated_tokens += len(text)
             stats.prefill_ms = (time.perf_counter() - started) * 1000 - stats.image_encode_ms
-            self._units = units
+            self._units = units[:end]
             _LOGGER.debug(
                 "prompt: %d positions reused, %d tokens evaluated, %d pictures encoded, %d from the cache",
                 stats.reused_positions,
@@ -301,7 +302,7 @@ def prefix_reusing_handler_class() -> type:
                 stats.images_encoded,
                 stats.images_from_cache,
             )
-            return int(units[-1].key)
+            return None if through_last_picture else int(units[-1].key)
 
         def _decode_image(self, llama: Any, chunk: Any, key: str) -> None:
             """Decode a picture's embeddings at the next position, encoding the picture only if it is new."""

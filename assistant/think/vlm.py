@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.presets import Preset
+from assistant.core.types import PromptCost
 from assistant.errors import ModelError
 from assistant.think.mtmd_chat import offline_handler_class, prefix_reusing_handler_class
 
 _LOGGER = logging.getLogger(__name__)
 
+DEFAULT_PIXELS_PER_TOKEN = 32
+"""Qwen3-VL: 16-pixel patches, merged 2 by 2 into one token."""
 VISION_ARCHS = {"qwen2vl": "Qwen2.5-VL", "qwen3vl": "Qwen3-VL", "qwen3vlmoe": "Qwen3-VL MoE"}
 GGUF_MAGIC = b"GGUF"
 
@@ -27,6 +30,8 @@ class GgufInfo:
     name: str
     projector: str = ""
     """For an mmproj: the clip projector type, such as qwen2.5vl_merger."""
+    pixels_per_token: int = 0
+    """For an mmproj: the side, in pixels, of the square one image token covers (patch size times merge)."""
 
 
 def _field_text(reader: Any, key: str) -> str:
@@ -37,6 +42,13 @@ def _field_text(reader: Any, key: str) -> str:
         return str(field.contents())
     except (AttributeError, IndexError, ValueError):
         return ""
+
+
+def _field_int(reader: Any, key: str) -> int:
+    try:
+        return int(_field_text(reader, key) or 0)
+    except ValueError:
+        return 0
 
 
 def inspect_gguf(path: Path, role: str) -> GgufInfo:
@@ -56,7 +68,11 @@ def inspect_gguf(path: Path, role: str) -> GgufInfo:
     except (OSError, ValueError, IndexError, KeyError) as e:
         raise ModelError(f"The {what} file {path} is damaged or not a GGUF file.", fix) from e
     arch = _field_text(reader, "general.architecture")
-    info = GgufInfo(path, arch, _field_text(reader, "general.name"), _field_text(reader, "clip.projector_type"))
+    patch = _field_int(reader, "clip.vision.patch_size")
+    merge = _field_int(reader, "clip.vision.spatial_merge_size") or 2
+    info = GgufInfo(
+        path, arch, _field_text(reader, "general.name"), _field_text(reader, "clip.projector_type"), patch * merge
+    )
     if role == "mmproj" and arch != "clip":
         raise ModelError(f"The file {path} is not a vision projector (mmproj): its architecture is '{arch}'.", fix)
     if role == "model" and arch == "clip":
@@ -171,8 +187,27 @@ class LocalVisionChat:
     def name(self) -> str:
         return self.model_info.name or self.model_info.path.name
 
+    @property
+    def pixels_per_token(self) -> int:
+        return self.mmproj_info.pixels_per_token or DEFAULT_PIXELS_PER_TOKEN
+
+    @property
+    def cost(self) -> PromptCost:
+        """What evaluating the last prompt cost."""
+        return getattr(self.handler, "stats", PromptCost())
+
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return int(self.handler.count_tokens(self.llm, messages))
+
+    def prefill(self, messages: list[dict[str, Any]]) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture into the KV cache; None when this model
+        does not keep its KV cache between calls, so that preparing would be lost."""
+        if not hasattr(self.handler, "prefill"):
+            return None
+        try:
+            return self.handler.prefill(self.llm, messages)
+        except ValueError as e:
+            raise ModelError("The vision model could not read the picture.", str(e)) from e
 
     def stream(self, messages: list[dict[str, Any]], preset: Preset) -> Iterator[str]:
         try:
