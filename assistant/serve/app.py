@@ -1,37 +1,39 @@
 """The HTTP service: FastAPI routes over one Service. Routes translate HTTP; the Service and the engine decide."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads the annotations of the routes' dependencies, which
+# are closures over the service, at run time.
 
+import asyncio
 import base64
+import contextlib
 import hmac
 import html
-import json
 import logging
-import queue
-import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, Response, Security, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from assistant.core.turn import TurnControl
 from assistant.core.types import Turn
 from assistant.errors import AssistantError, BadInputError, BusyError, NotFoundError, TooLargeError, UnauthorizedError
-from assistant.serve.service import Reply, Service
+from assistant.serve.service import Client, Event, Question, Reply, Service
 
 _LOGGER = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 UNEXPECTED = "Something went wrong inside the assistant. Please try again."
 
@@ -124,73 +126,105 @@ def _plain_validation(errors: list[Any]) -> str:
     return "The request is not valid. " + "; ".join(problems) + "."
 
 
-class Guard:
-    """ASGI middleware: the token on every request, and the body's size capped before any route reads it."""
+def _too_large(max_body: int) -> TooLargeError:
+    return TooLargeError(f"The request is too large: the most I take is {max_body / 1_000_000:g} MB.")
 
-    def __init__(self, app: Callable[..., Awaitable[None]], token: str, max_body: int) -> None:
-        self.app = app
-        self.token = token.encode()
-        self.max_body = max_body
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.token and not self._authorised(scope):
-            reply = _error(
-                UnauthorizedError(
-                    "This service needs its token: add ?token=… to the address, or an Authorization header."
-                )
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="The token as `Authorization: Bearer …`.")
+_HEADER = APIKeyHeader(
+    name="X-Assistant-Token", auto_error=False, scheme_name="header", description="The token in its own header."
+)
+_QUERY = APIKeyQuery(
+    name="token", auto_error=False, scheme_name="query", description="The token in the address, percent-encoded."
+)
+
+
+def _token_check(token: str) -> Callable[..., Any]:
+    """A dependency that refuses any request without the service's token, offered in any of three places."""
+    expected = token.encode()
+
+    async def check(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+        header: Annotated[str | None, Security(_HEADER)],
+        query: Annotated[str | None, Security(_QUERY)],
+    ) -> None:
+        offered = bearer.credentials if bearer is not None else header or query or ""
+        if not hmac.compare_digest(offered.encode(), expected):
+            raise UnauthorizedError(
+                "This service needs its token: add ?token=… to the address, or an Authorization header."
             )
-            await reply(scope, receive, send)
+
+    return check
+
+
+class _Route(APIRoute):
+    """FastAPI's route, which refuses a body whose Content-Length is over the route's limit with the service's own
+    JSON. FastAPI's limit counts the bytes as they are read, and its 413 then goes through the exception handlers;
+    but when the Content-Length already says too much, Starlette answers in plain text before any handler can."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = Headers(scope=scope).get("content-length", "")
+        if self.max_body_size is not None and declared.isdigit() and int(declared) > self.max_body_size:
+            await _error(_too_large(self.max_body_size))(scope, receive, send)
             return
-        body, too_large = await self._read_body(scope, receive)
-        if too_large:
-            megabytes = self.max_body / 1_000_000
-            refusal = TooLargeError(f"The request is too large: the most I take is {megabytes:g} MB.")
-            await _error(refusal)(scope, receive, send)
-            return
-        replayed = False
+        await super().handle(scope, receive, send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # after the body: wait for the client to leave
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+def _wants_events(scope: Scope) -> bool:
+    return "text/event-stream" in Headers(scope=scope).get("accept", "")
 
-    def _authorised(self, scope: Scope) -> bool:
-        headers = {key.decode("latin-1").lower(): value for key, value in scope.get("headers", [])}
-        offered = headers.get("x-assistant-token", b"")
-        bearer = headers.get("authorization", b"")
-        if bearer.lower().startswith(b"bearer "):
-            offered = bearer[7:].strip()
-        if not offered:
-            for pair in scope.get("query_string", b"").split(b"&"):
-                name, _, value = pair.partition(b"=")
-                if name == b"token":
-                    offered = value
-        return hmac.compare_digest(offered, self.token)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-        headers = dict(scope.get("headers", []))
-        declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_body:
-            return b"", True
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return b"", True
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks), False
+class _EventStreamRoute(_Route):
+    """A route that takes only requests accepting server-sent events: FastAPI streams events from a path operation
+    that yields them, and answers JSON from one that returns, so one URL that does both is two routes."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or not _wants_events(scope):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class _Handoff:
+    """A turn's events, handed from the worker thread to the event loop as they come, then None when it ends."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def put(self, name: str, data: dict[str, Any]) -> None:
+        self._hand((name, data))
+
+    def end(self, future: Future[Any]) -> None:
+        self._hand(None)
+
+    def _hand(self, item: Event | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening any more
+            self._loop.call_soon_threadsafe(self._events.put_nowait, item)
+
+    async def next(self, deadline: float) -> Event | None:
+        """The next event, waiting as long as it takes up to `deadline` (the loop's clock); TimeoutError after."""
+        async with asyncio.timeout_at(deadline):
+            return await self._events.get()
+
+
+@dataclass
+class _Asked:
+    """POST /api/ask's form, decoded and checked."""
+
+    session: Client
+    question: Question
+    audio_inline: bool
+
+
+@dataclass
+class _Streamed:
+    """A turn taken by the worker, whose events the reply streams."""
+
+    future: Future[Reply]
+    control: TurnControl
+    handoff: _Handoff
+    deadline: float
+    audio_inline: bool
 
 
 def _page(token_required: bool) -> str:
@@ -221,17 +255,22 @@ def _docs_page(schema: dict[str, Any]) -> str:
 
 
 def create_app(service: Service, token: str = "") -> FastAPI:
-    """The routes, behind the token and body-size guard."""
+    """The routes; with a token, every one of them needs it. Every route caps the request's body."""
+    max_body = int(service.limits.max_body_mb * 1_000_000)
     app = FastAPI(
         title="Assistant",
         description=(
             'An offline assistant that sees and speaks. Every error is a JSON object {"error": sentence, "code": code}.'
         ),
         version="0.1.0",
+        openapi_url=None,  # served below, as a route, so that it needs the token too
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(_token_check(token))] if token else None,
     )
-    app.add_middleware(Guard, token=token, max_body=int(service.limits.max_body_mb * 1_000_000))
+    # The body's limit is set on each route rather than on the app: Starlette's app-wide limit answers a
+    # Content-Length over it in plain text, past every handler; a route's limit lets _Route answer first.
+    app.router.route_class = _Route
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, error: AssistantError) -> JSONResponse:
@@ -244,6 +283,8 @@ def create_app(service: Service, token: str = "") -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 413:  # FastAPI's body limit, met while reading
+            return _error(_too_large(max_body))
         message = "There is nothing here." if error.status_code == 404 else str(error.detail)
         body = {"error": message, "code": "not_found" if error.status_code == 404 else "http"}
         return JSONResponse(body, status_code=error.status_code, headers=getattr(error, "headers", None))
@@ -253,15 +294,19 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         _LOGGER.error("unexpected error on %s: %r", request.url.path, error, exc_info=True)
         return _error(AssistantError(UNEXPECTED))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def page() -> HTMLResponse:
         return HTMLResponse(_page(bool(token)), headers={"Cache-Control": "no-store"})
 
-    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page(app.openapi()))
 
-    @app.get("/api/health", summary="Each part's state, and the queue's")
+    @app.get("/openapi.json", include_in_schema=False, max_body_size=max_body)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/health", summary="Each part's state, and the queue's", max_body_size=max_body)
     def health() -> dict[str, Any]:
         """Whether speech recognition, speech and the vision model are loaded, and how many requests wait."""
         return service.health()
@@ -290,6 +335,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
                 },
             }
         },
+        max_body_size=max_body,
     )
     async def infer(request: Request) -> InferReply:
         """`{"image_path", "prompt"}` returns `{"text"}`. The picture may instead come as `image_base64`, or as a
@@ -306,14 +352,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
             raise _turn_error(turn)
         return InferReply(text=turn.answer, document=turn.document)
 
-    @app.post(
-        "/api/ask",
-        response_model=AskReply,
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
-        summary="A spoken or typed question about a picture, answered with text and speech",
-    )
-    async def ask(
-        request: Request,
+    async def ask_form(
         audio: Annotated[UploadFile | None, File(description="The question, spoken: WAV, WebM, Ogg, MP3…")] = None,
         text: Annotated[str | None, Form(description="The question, typed; used instead of audio if both come")] = None,
         image: Annotated[UploadFile | None, File(description="The picture the question is about")] = None,
@@ -321,29 +360,66 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         detail: Annotated[str | None, Form(description="'brief' or 'detailed' answers from now on")] = None,
         speech_rate: Annotated[float | None, Form(description="Speaking speed, 0.5 to 2.5")] = None,
         audio_inline: Annotated[bool, Form(description="Return the answer's WAV inline as base64")] = False,
-    ) -> Any:
-        """Multipart: the question (audio and/or text), a picture, and an optional session_id. With
-        `Accept: text/event-stream` the answer comes as server-sent events: `transcript`, one `sentence` per
-        sentence with its audio, then `done` (or `error`) with the whole reply."""
+    ) -> _Asked:
+        """POST /api/ask's form, decoded and checked: a BadInputError says what is wrong."""
         audio_data = await audio.read() if audio is not None else None
         image_data = await image.read() if image is not None else None
         question = await run_in_threadpool(service.question, text, audio_data, image_data, detail, speech_rate)
-        session = service.session(session_id)
-        if "text/event-stream" in request.headers.get("accept", ""):
-            events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-            future, control = service.ask(session, question, lambda name, data: events.put((name, data)))
-            return StreamingResponse(
-                _event_stream(service, future, control, events, audio_inline),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-store"},
-            )
-        future, control = service.ask(session, question)
+        return _Asked(service.session(session_id), question, audio_inline)
+
+    async def streamed(asked: Annotated[_Asked, Depends(ask_form)], response: Response) -> AsyncIterator[_Streamed]:
+        """The turn, queued before the stream begins (so that a full queue is still a 503), and stopped if the
+        request ends before it does: the client left, or the time ran out."""
+        handoff = _Handoff()
+        future, control = service.ask(asked.session, asked.question, handoff.put)
+        future.add_done_callback(handoff.end)
+        response.headers["Cache-Control"] = "no-store"
+        deadline = asyncio.get_running_loop().time() + service.limits.request_timeout_s
+        try:
+            yield _Streamed(future, control, handoff, deadline, asked.audio_inline)
+        finally:
+            if not future.done():
+                future.cancel()
+                control.cancel.set()
+
+    async def ask_events(turn: Annotated[_Streamed, Depends(streamed)]) -> AsyncIterator[ServerSentEvent]:
+        """POST /api/ask with `Accept: text/event-stream`."""
+        async for event in _events(service, turn):
+            yield event
+
+    app.router.add_api_route(
+        "/api/ask",
+        ask_events,
+        methods=["POST"],
+        response_class=EventSourceResponse,
+        include_in_schema=False,  # described with the JSON route below, whose URL it shares
+        route_class_override=_EventStreamRoute,
+        max_body_size=max_body,
+    )
+
+    @app.post(
+        "/api/ask",
+        response_model=AskReply,
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+        summary="A spoken or typed question about a picture, answered with text and speech",
+        max_body_size=max_body,
+    )
+    async def ask(asked: Annotated[_Asked, Depends(ask_form)]) -> Any:
+        """Multipart: the question (audio and/or text), a picture, and an optional session_id. With
+        `Accept: text/event-stream` the answer comes as server-sent events: `transcript`, one `sentence` per
+        sentence with its audio, then `done` (or `error`) with the whole reply."""
+        future, control = service.ask(asked.session, asked.question)
         reply = await run_in_threadpool(service.wait, future, control)
-        body = _reply_json(reply, audio_inline)
+        body = _reply_json(reply, asked.audio_inline)
         status = status_of(reply.turn.error_code or AssistantError.code) if reply.turn.error else 200
         return JSONResponse(body, status_code=status)
 
-    @app.post("/api/sessions/{session_id}/reset", responses=_ERRORS, summary="Forget a session's conversation")
+    @app.post(
+        "/api/sessions/{session_id}/reset",
+        responses=_ERRORS,
+        summary="Forget a session's conversation",
+        max_body_size=max_body,
+    )
     def reset(session_id: str) -> dict[str, Any]:
         """The session's earlier turns and answers' audio are forgotten; its id stays usable."""
         service.reset(session_id)
@@ -353,6 +429,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         "/api/audio/{session_id}/{name}",
         responses={**_ERRORS, 200: {"content": {"audio/wav": {}}}},
         summary="A recent answer's speech, as WAV",
+        max_body_size=max_body,
     )
     def audio_file(session_id: str, name: str) -> Response:
         """The spoken answers of a session's latest turns, kept in memory only."""
@@ -411,35 +488,22 @@ def _reply_json(reply: Reply, audio_inline: bool) -> dict[str, Any]:
     return body.model_dump(exclude_none=True)
 
 
-def _sse(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def _event_stream(
-    service: Service,
-    future: Future[Reply],
-    control: TurnControl,
-    events: queue.Queue[tuple[str, dict[str, Any]]],
-    audio_inline: bool,
-) -> Iterator[str]:
-    """Events as the turn produces them, then its reply; Starlette runs this in a worker thread."""
-    deadline = time.monotonic() + service.limits.request_timeout_s
+async def _events(service: Service, turn: _Streamed) -> AsyncIterator[ServerSentEvent]:
+    """The turn's events as it produces them, then `done` or `error` with its reply. Past the time allowed, the turn
+    is stopped and the last event says so."""
     try:
-        while not future.done() and time.monotonic() < deadline:
-            try:
-                yield _sse(*events.get(timeout=0.05))
-            except queue.Empty:
-                continue
-        try:
-            reply = service.wait(future, control, timeout_s=0)
-        except AssistantError as e:
-            yield _sse("error", {"error": e.spoken(), "code": e.code})
-            return
-        while not events.empty():
-            yield _sse(*events.get())
-        body = _reply_json(reply, audio_inline)
-        yield _sse("error" if reply.turn.error else "done", body)
-    finally:
-        if not future.done():  # the client left, or the time ran out: stop the turn
-            future.cancel()
-            control.cancel.set()
+        while (event := await turn.handoff.next(turn.deadline)) is not None:
+            yield ServerSentEvent(event=event[0], data=event[1])
+        reply = service.wait(turn.future, turn.control, timeout_s=0)  # it has ended: at once
+    except TimeoutError:
+        error: AssistantError = service.give_up(turn.future, turn.control, service.limits.request_timeout_s)
+    except AssistantError as e:
+        error = e
+    except Exception as e:  # the stream has begun: the client hears of it as an event, not as a 500
+        _LOGGER.error("unexpected error in a streamed turn: %r", e, exc_info=True)
+        error = AssistantError(UNEXPECTED)
+    else:
+        body = _reply_json(reply, turn.audio_inline)
+        yield ServerSentEvent(event="error" if reply.turn.error else "done", data=body)
+        return
+    yield ServerSentEvent(event="error", data={"error": error.spoken(), "code": error.code})

@@ -188,9 +188,13 @@ class Service:
         try:
             return future.result(timeout=timeout_s)
         except FutureTimeout:
-            future.cancel()
-            control.cancel.set()
-            raise TimedOutError(f"The answer took longer than {timeout_s:g} seconds, so I stopped it.") from None
+            raise self.give_up(future, control, timeout_s) from None
+
+    def give_up(self, future: Future[Any], control: TurnControl, after_s: float) -> TimedOutError:
+        """Stop a turn that ran past its time, queued or running; the error that says so."""
+        future.cancel()
+        control.cancel.set()
+        return TimedOutError(f"The answer took longer than {after_s:g} seconds, so I stopped it.")
 
     @property
     def waiting(self) -> int:
