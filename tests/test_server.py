@@ -7,19 +7,26 @@ import dataclasses
 import io
 import json
 import os
+import re
+import socket
 import subprocess
 import threading
 import time
 import urllib.request
 import wave
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import av
 import cv2
+import httpx
 import numpy as np
 import pytest
+import uvicorn
 from conftest import QUESTION
 from fastapi.testclient import TestClient
 from helpers import free_port, normalise, running_service, scene
@@ -27,7 +34,8 @@ from renders import render
 
 from assistant.cli.main import main
 from assistant.config import Config
-from assistant.serve.app import create_app
+from assistant.core.turn import TurnControl
+from assistant.serve.app import create_app, status_of
 from assistant.serve.service import Service
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -158,6 +166,95 @@ def test_sse_streams_transcript_sentences_then_done(client: TestClient) -> None:
     assert stream[-1][1]["answer"] and stream[-1][1]["session_id"]
 
 
+def test_sse_is_written_as_event_and_data_lines_and_not_stored(client: TestClient) -> None:
+    stream_headers = {"Accept": "text/event-stream"}
+    reply = client.post("/api/ask", data={"text": "What can I say?"}, headers=stream_headers)
+    assert reply.status_code == 200 and "no-store" in reply.headers["cache-control"]
+    blocks = reply.text.strip().split("\n\n")
+    assert all(re.fullmatch(r"event: (transcript|sentence|done)\ndata: \{.*\}", block) for block in blocks), blocks
+    assert blocks[0] == 'event: transcript\ndata: {"text": "What can I say?"}'
+    assert blocks[-1].startswith("event: done\n")
+
+
+def test_sse_turn_that_ends_in_an_error_sends_error_with_the_whole_reply(client: TestClient, silent_wav: Path) -> None:
+    reply = client.post(
+        "/api/ask",
+        files={"audio": ("q.wav", silent_wav.read_bytes(), "audio/wav")},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert reply.status_code == 200
+    name, body = events(reply.text)[-1]
+    assert name == "error" and body["error"] == "I didn't hear a question." and body["code"] == "nothing_heard"
+    assert body["session_id"] and wav_seconds(client.get(body["audio_url"]).content) > 0.3
+
+
+def test_sse_refusals_before_the_turn_are_json_with_their_status(service: Service) -> None:
+    stream_headers = {"Accept": "text/event-stream"}
+    with blocked(service, max_queue=1, timeout_s=5) as (busy, client):
+        bad = client.post("/api/ask", data={"text": "Hi", "detail": "verbose"}, headers=stream_headers)
+        assert bad.status_code == 400 and bad.json()["code"] == "bad_input"
+        busy.submit(lambda control: None)  # fills the queue
+        full = client.post("/api/ask", data={"text": "What is it?"}, headers=stream_headers)
+        assert full.status_code == 503 and full.json()["code"] == "busy"
+        assert int(full.headers["retry-after"]) >= 1
+
+
+def recording_turns(service: Service, monkeypatch: pytest.MonkeyPatch) -> list[Future[Any]]:
+    """The futures of the turns the service is asked for, from now on."""
+    futures: list[Future[Any]] = []
+    ask = service.ask
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        future, control = ask(*args, **kwargs)
+        futures.append(future)
+        return future, control
+
+    monkeypatch.setattr(service, "ask", recorded)
+    return futures
+
+
+def test_sse_past_its_time_ends_with_an_error_event_and_stops_the_turn(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with blocked(service, max_queue=2, timeout_s=0.3) as (held, client):
+        turns = recording_turns(held, monkeypatch)
+        reply = client.post("/api/ask", data={"text": "What is it?"}, headers={"Accept": "text/event-stream"})
+        assert reply.status_code == 200
+        error = {"error": "The answer took longer than 0.3 seconds, so I stopped it.", "code": "timed_out"}
+        assert events(reply.text) == [("error", error)]
+        assert len(turns) == 1 and turns[0].cancelled()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app behind a real uvicorn, for what the test client cannot do: leave early. The socket listens before
+    uvicorn starts, so a request made at once waits in its backlog."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+def test_a_client_that_leaves_the_stream_stops_its_turn(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    with blocked(service, max_queue=2, timeout_s=30) as (held, _), serving(create_app(held)) as url:
+        turns = recording_turns(held, monkeypatch)
+        question, accept = {"text": "What is it?"}, {"Accept": "text/event-stream"}
+        with httpx.stream("POST", f"{url}/api/ask", data=question, headers=accept, timeout=10) as reply:
+            assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+        # the connection is closed with the turn still waiting behind the held worker
+        assert len(turns) == 1
+        stopped = threading.Event()
+        turns[0].add_done_callback(lambda future: stopped.set())
+        assert stopped.wait(10) and turns[0].cancelled()
+
+
 def test_sessions_remember_only_their_own_turns(client: TestClient, service: Service) -> None:
     picture = {"image": ("p.jpg", jpeg(), "image/jpeg")}
     first = client.post("/api/ask", data={"text": "What is on the table?"}, files=picture).json()
@@ -230,30 +327,117 @@ def test_infer_refuses_paths_outside_the_allowed_folders(client: TestClient, pic
     assert missing.status_code == 404
 
 
-def test_bad_input_gets_a_sentence_and_never_a_500(client: TestClient, silent_wav: Path) -> None:
-    not_image = {"image": ("p.jpg", b"this is not a picture", "image/jpeg")}
-    huge = {"image": ("h.png", cv2.imencode(".png", np.zeros((1500, 1500, 3), np.uint8))[1].tobytes())}
-    cases = [
-        (client.post("/api/ask", data={"text": "What is it?"}, files=not_image), 400, "not an image"),
-        (client.post("/api/ask", files={"audio": ("q.wav", b"RIFF....garbage", "audio/wav")}), 400, "not audio"),
-        (client.post("/api/ask", data={"text": "   "}), 400, "no question"),
-        (client.post("/api/ask", data={"text": "Hi", "session_id": "../../etc"}), 400, "session_id"),
-        (client.post("/api/ask", data={"text": "Hi", "detail": "verbose"}), 400, "brief"),
-        (client.post("/api/ask", data={"text": "Hi", "speech_rate": "9"}), 400, "speech_rate"),
-        (client.post("/api/ask", data={"text": "Hi", "speech_rate": "fast"}), 422, "speech_rate"),
-        (client.post("/infer", json={"prompt": "", "image_base64": base64.b64encode(jpeg()).decode()}), 400, "empty"),
-        (client.post("/infer", json={"prompt": "Hi", "image_base64": "%%%"}), 400, "base64"),
-        (client.post("/infer", content=b"[1, 2", headers={"content-type": "application/json"}), 400, "not valid"),
-        (client.post("/infer", json={"prompt": "x" * 3_000_000}), 413, "too large"),
-        (client.post("/api/ask", data={"text": "What?"}, files=huge), 413, "too large"),
-        (client.post("/api/sessions/nobody/reset"), 404, "no such session"),
-        (client.get("/api/nothing-here"), 404, "nothing here"),
-        (client.post("/api/ask", data={"text": "Hi"}, files={"audio": ("q.wav", silent_wav.read_bytes())}), 200, ""),
-    ]
-    for reply, status, words in cases:
-        assert reply.status_code == status, (status, reply.text)
-        if words:
-            assert words in reply.json()["error"].lower(), reply.json()
+def _not_image() -> dict[str, Any]:
+    return {"image": ("p.jpg", b"this is not a picture", "image/jpeg")}
+
+
+def _huge_image() -> dict[str, Any]:
+    return {"image": ("h.png", cv2.imencode(".png", np.zeros((1500, 1500, 3), np.uint8))[1].tobytes())}
+
+
+def _inline(prompt: str, image_base64: str | None = None) -> dict[str, Any]:
+    return {
+        "prompt": prompt,
+        "image_base64": base64.b64encode(jpeg()).decode() if image_base64 is None else image_base64,
+    }
+
+
+Call = Callable[[TestClient, Path], Any]
+BAD_INPUT = [
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "What is it?"}, files=_not_image()),
+        400,
+        "not an image",
+        "bad_input",
+        id="picture-not-an-image",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", files={"audio": ("q.wav", b"RIFF....garbage", "audio/wav")}),
+        400,
+        "not audio",
+        "bad_input",
+        id="recording-not-audio",
+    ),
+    pytest.param(lambda c, wav: c.post("/api/ask", data={"text": "   "}), 400, "no question", "bad_input", id="blank"),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "Hi", "session_id": "../../etc"}),
+        400,
+        "session_id",
+        "bad_input",
+        id="session-id-a-path",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "Hi", "detail": "verbose"}),
+        400,
+        "brief",
+        "bad_input",
+        id="detail-unknown",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "Hi", "speech_rate": "9"}),
+        400,
+        "speech_rate",
+        "bad_input",
+        id="speech-rate-out-of-range",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "Hi", "speech_rate": "fast"}),
+        422,
+        "speech_rate",
+        "invalid_request",
+        id="speech-rate-not-a-number",
+    ),
+    pytest.param(lambda c, wav: c.post("/infer", json=_inline("")), 400, "empty", "bad_input", id="infer-empty-prompt"),
+    pytest.param(
+        lambda c, wav: c.post("/infer", json=_inline("Hi", "%%%")), 400, "base64", "bad_input", id="infer-bad-base64"
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/infer", content=b"[1, 2", headers={"content-type": "application/json"}),
+        400,
+        "not valid",
+        "bad_input",
+        id="infer-broken-json",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/infer", json={"prompt": "x" * 3_000_000}),
+        413,
+        "too large",
+        "too_large",
+        id="body-over-the-cap",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "What?"}, files=_huge_image()),
+        413,
+        "too large",
+        "too_large",
+        id="picture-over-the-pixel-cap",
+    ),
+    pytest.param(
+        lambda c, wav: c.post("/api/sessions/nobody/reset"), 404, "no such session", "not_found", id="no-such-session"
+    ),
+    pytest.param(lambda c, wav: c.get("/api/nothing-here"), 404, "nothing here", "not_found", id="no-such-route"),
+    pytest.param(
+        lambda c, wav: c.post("/api/ask", data={"text": "Hi"}, files={"audio": ("q.wav", wav.read_bytes())}),
+        200,
+        "",
+        None,
+        id="typed-text-wins-over-silence",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "status", "words", "code"), BAD_INPUT)
+def test_bad_input_gets_a_sentence_and_never_a_500(
+    client: TestClient, silent_wav: Path, call: Call, status: int, words: str, code: str | None
+) -> None:
+    reply = call(client, silent_wav)
+    assert reply.status_code == status, (status, reply.text)
+    body = reply.json()
+    if words:
+        assert words in body["error"].lower(), body
+    assert body.get("code") == code, body
+    if code is not None:
+        assert status_of(code) == status, "the status comes from the one table"
 
 
 def test_a_question_with_nothing_heard_is_a_422_with_speech(client: TestClient, silent_wav: Path) -> None:
@@ -277,10 +461,15 @@ def blocked(service: Service, max_queue: int, timeout_s: float) -> Iterator[tupl
     limits = dataclasses.replace(service.limits, max_queue=max_queue, request_timeout_s=timeout_s)
     held = Service(service.engine, limits)
     held.start()
-    gate = threading.Event()
+    gate, taken = threading.Event(), threading.Event()
+
+    def hold(control: TurnControl) -> None:
+        taken.set()
+        gate.wait(10)
+
     try:
-        held.submit(lambda control: gate.wait(10))
-        time.sleep(0.1)  # the worker has taken it
+        held.submit(hold)
+        assert taken.wait(10), "the worker took the holding job"
         yield held, TestClient(create_app(held))
     finally:
         gate.set()
@@ -312,6 +501,57 @@ def test_token_is_checked_on_every_request(service: Service) -> None:
     assert client.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert client.get("/?token=s3cret").status_code == 200
     assert "token" in client.post("/infer", json={"prompt": "Hi"}).json()["error"]
+
+
+def test_the_token_may_come_percent_encoded_in_the_address_or_in_a_header(service: Service) -> None:
+    token = "s3+cret/&=%"
+    client = TestClient(create_app(service, token=token))
+    assert client.get(f"/api/health?token={quote(token, safe='')}").status_code == 200
+    assert client.get("/api/health?" + urlencode({"token": token})).status_code == 200
+    assert client.get("/api/health", params={"token": token}).status_code == 200
+    assert client.get("/api/health", headers={"X-Assistant-Token": token}).status_code == 200
+    assert client.get("/api/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    wrong = client.get("/api/health", headers={"X-Assistant-Token": "s3+cret"})
+    assert wrong.status_code == 401 and wrong.json() == {
+        "error": "This service needs its token: add ?token=… to the address, or an Authorization header.",
+        "code": "unauthorized",
+    }
+    assert client.get("/api/health?token=s3+cret").status_code == 401
+
+
+def test_openapi_lists_the_token_schemes_when_a_token_is_set(service: Service, client: TestClient) -> None:
+    guarded = TestClient(create_app(service, token="s3cret"))
+    assert guarded.get("/openapi.json").status_code == 401
+    assert guarded.get("/docs").status_code == 401
+    schema = guarded.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert {name: (scheme["type"], scheme.get("in"), scheme.get("name")) for name, scheme in schemes.items()} == {
+        "bearer": ("http", None, None),
+        "header": ("apiKey", "header", "X-Assistant-Token"),
+        "query": ("apiKey", "query", "token"),
+    }
+    assert schemes["bearer"]["scheme"] == "bearer"
+    operations = [operation for path in schema["paths"].values() for operation in path.values()]
+    assert len(operations) >= 5
+    assert all(op["security"] == [{"bearer": []}, {"header": []}, {"query": []}] for op in operations)
+    open_schema = client.get("/openapi.json").json()
+    assert "securitySchemes" not in open_schema.get("components", {})
+    assert not any("security" in op for path in open_schema["paths"].values() for op in path.values())
+
+
+def test_a_body_over_the_cap_gets_413_with_a_sentence(client: TestClient) -> None:
+    refusal = {"error": "The request is too large: the most I take is 2 MB.", "code": "too_large"}
+    big = json.dumps({"prompt": "x" * 2_100_000}).encode()
+    declared = client.post("/infer", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and declared.json() == refusal
+    chunks = iter([big[:1_000_000], big[1_000_000:]])  # no Content-Length: counted as it is read
+    streamed = client.post("/infer", content=chunks, headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json() == refusal
+    upload = {"image": ("p.jpg", b"\xff" * 2_100_000, "image/jpeg")}
+    for headers in ({}, {"Accept": "text/event-stream"}):
+        asked = client.post("/api/ask", data={"text": "What is it?"}, files=upload, headers=headers)
+        assert asked.status_code == 413 and asked.json() == refusal
+    assert client.post("/infer", data={"prompt": "Hi"}, files=upload).json() == refusal
 
 
 def test_openapi_and_docs_are_served(client: TestClient) -> None:
