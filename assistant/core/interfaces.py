@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -64,8 +64,9 @@ class PreparingChat(VisionChat, Protocol):
     def cost(self) -> PromptCost:
         """What evaluating the last prompt cost."""
 
-    def prefill(self, messages: list[dict[str, Any]]) -> PromptCost | None:
-        """Evaluate the messages up to the end of their last picture; None when nothing can be kept."""
+    def prefill(self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture, asking `stop` before each picture; None
+        when nothing can be kept."""
 
 
 class Synthesizer(Protocol):

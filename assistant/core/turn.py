@@ -327,8 +327,10 @@ class Session:
                 return None
             answer_room = choose_preset("", options.temperature, options.max_tokens).max_tokens
             start = preview.fit(self._image_part, vlm.count_tokens, options.n_ctx - answer_room)
-            cost = vlm.prefill(preview.messages(self._image_part, start))
-        return Prepared(frame, model_frame, cost) if cost is not None else None
+            cost = vlm.prefill(preview.messages(self._image_part, start), cancel.is_set if cancel else None)
+        if cost is None or (cancel is not None and cancel.is_set()):
+            return None
+        return Prepared(frame, model_frame, cost)
 
     def choose(self, speech_rate: float | None = None, detail: Detail | None = None) -> None:
         """Change this session's settings; None keeps a setting as it is."""
@@ -607,7 +609,11 @@ class Session:
         if context.preparing is None:
             return None
         started = time.monotonic()
-        prepared = context.preparing.result()
+        try:
+            prepared = context.preparing.result()
+        except Exception as e:  # then the picture is taken in now, as if nothing had been prepared
+            _LOGGER.warning("the picture could not be prepared: %r", e)
+            prepared = None
         context.turn.timings_ms["prepare_wait"] = ms_since(started)
         return prepared
 

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,18 @@ def offline_handler_class() -> type:
             if not image_url.startswith("data:"):
                 raise BadInputError("Pictures must be given as data: URLs; nothing is fetched from the network.")
             return base64.b64decode(image_url.split(",", 1)[1])
+
+        def _create_bitmap_from_bytes(self, image_bytes: bytes) -> Any:
+            """As MTMDChatHandler's, but without pointing the whole process's stdout and stderr at /dev/null while
+            it runs: a picture is decoded while the question is spoken, and the loop's lines for the screen reader
+            would be lost. mtmd's own messages go to logging (vlm._route_mtmd_logs)."""
+            if self.mtmd_ctx is None:
+                raise ValueError("mtmd context not initialized")
+            data = (ctypes.c_uint8 * len(image_bytes)).from_buffer(bytearray(image_bytes))
+            bitmap = self._mtmd_cpp.mtmd_helper_bitmap_init_from_buf(self.mtmd_ctx, data, len(image_bytes), False)
+            if bitmap is None:
+                raise ValueError("Failed to create bitmap from image bytes")
+            return bitmap
 
         def count_tokens(self, llama: Any, messages: Any) -> int:
             """Tokens the prompt for `messages` takes, image tokens included, without evaluating it."""
@@ -206,17 +219,19 @@ def prefix_reusing_handler_class() -> type:
             completion = llama.create_completion(prompt=prompt, stream=stream, **sampling)
             return _convert_completion_to_chat(completion, stream=stream)
 
-        def prefill(self, llama: Any, messages: Any) -> PromptCost:
+        def prefill(self, llama: Any, messages: Any, stop: Callable[[], bool] | None = None) -> PromptCost:
             """Evaluate `messages` into the KV cache up to the end of their last picture, so that a question
             asked next about the same picture, with the same history, has only its own words left to evaluate."""
-            self._evaluate_messages(llama, messages, through_last_picture=True)
+            self._evaluate_messages(llama, messages, through_last_picture=True, stop=stop)
             return self.stats
 
-        def _evaluate_messages(self, llama: Any, messages: Any, through_last_picture: bool) -> int | None:
+        def _evaluate_messages(
+            self, llama: Any, messages: Any, through_last_picture: bool, stop: Callable[[], bool] | None = None
+        ) -> int | None:
             self._init_mtmd_context(llama)
             chunks = self.tokenize_prompt(llama, messages)
             try:
-                return self._evaluate(llama, chunks, through_last_picture)
+                return self._evaluate(llama, chunks, through_last_picture, stop)
             except BaseException:
                 self.forget(llama)
                 raise
@@ -234,9 +249,12 @@ def prefix_reusing_handler_class() -> type:
                 position += unit.n_pos
             return held + [_Unit(int(token)) for token in llama.input_ids[position : llama.n_tokens]]
 
-        def _evaluate(self, llama: Any, chunks: Any, through_last_picture: bool = False) -> int | None:
+        def _evaluate(
+            self, llama: Any, chunks: Any, through_last_picture: bool = False, stop: Callable[[], bool] | None = None
+        ) -> int | None:
             """Evaluate the prompt but its last token, reusing the KV cache, and return that last token; or,
-            `through_last_picture`, evaluate it only up to the end of its last picture and return None."""
+            `through_last_picture`, evaluate it only up to the end of its last picture and return None. `stop` is
+            asked before each picture: when it says so, what is evaluated so far stays and the rest is left."""
             mtmd = self._mtmd_cpp
             units: list[_Unit] = []
             sources: list[Any] = []  # the image chunk of each picture unit, None for text
@@ -270,31 +288,42 @@ def prefix_reusing_handler_class() -> type:
                 min(len(held), end),
             )
             position = sum(unit.n_pos for unit in units[:kept])
+            image_tokens = sum(int(mtmd.mtmd_input_chunk_get_n_tokens(c)) for c in sources if c is not None)
+            stats = self.stats = PromptCost(reused_positions=position, image_tokens=image_tokens)
+            if through_last_picture and kept == end:
+                return None  # all of it is held already: what follows it in the cache may be asked about next
             if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
                 llama._ctx.kv_cache_clear()
                 kept, position = 0, 0
+                stats.reused_positions = 0
             llama.n_tokens = position
             self._units = units[:kept]
-            image_tokens = sum(int(mtmd.mtmd_input_chunk_get_n_tokens(c)) for c in sources if c is not None)
-            stats = self.stats = PromptCost(reused_positions=position, image_tokens=image_tokens)
 
             started = time.perf_counter()
             text: list[int] = []
-            for unit, source in zip(units[kept:end], sources[kept:end], strict=True):
+            done = kept
+            for index in range(kept, end):
+                source = sources[index]
                 if source is None:
-                    text.append(int(unit.key))
+                    text.append(int(units[index].key))
                     continue
                 if text:
                     llama.eval(text)
                     stats.evaluated_tokens += len(text)
                     text = []
-                self._decode_image(llama, source, str(unit.key))
+                    done = index
+                if stop is not None and stop():
+                    break
+                self._decode_image(llama, source, str(units[index].key))
                 stats.evaluated_tokens += int(mtmd.mtmd_input_chunk_get_n_tokens(source))
-            if text:
-                llama.eval(text)
-                stats.evaluated_tokens += len(text)
+                done = index + 1
+            else:
+                if text:
+                    llama.eval(text)
+                    stats.evaluated_tokens += len(text)
+                done = end
             stats.prefill_ms = (time.perf_counter() - started) * 1000 - stats.image_encode_ms
-            self._units = units[:end]
+            self._units = units[:done]
             _LOGGER.debug(
                 "prompt: %d positions reused, %d tokens evaluated, %d pictures encoded, %d from the cache",
                 stats.reused_positions,
@@ -302,6 +331,8 @@ def prefix_reusing_handler_class() -> type:
                 stats.images_encoded,
                 stats.images_from_cache,
             )
+            if done < end:
+                return None
             return None if through_last_picture else int(units[-1].key)
 
         def _decode_image(self, llama: Any, chunk: Any, key: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,13 +199,13 @@ class LocalVisionChat:
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return int(self.handler.count_tokens(self.llm, messages))
 
-    def prefill(self, messages: list[dict[str, Any]]) -> PromptCost | None:
-        """Evaluate the messages up to the end of their last picture into the KV cache; None when this model
-        does not keep its KV cache between calls, so that preparing would be lost."""
+    def prefill(self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture into the KV cache, asking `stop` before each
+        picture; None when this model does not keep its KV cache between calls, so that preparing would be lost."""
         if not hasattr(self.handler, "prefill"):
             return None
         try:
-            return self.handler.prefill(self.llm, messages)
+            return self.handler.prefill(self.llm, messages, stop)
         except ValueError as e:
             raise ModelError("The vision model could not read the picture.", str(e)) from e
 
