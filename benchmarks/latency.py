@@ -15,7 +15,12 @@ not what a real vision model costs.
     .venv/bin/python benchmarks/latency.py --model-shape qwen3-vl-2b [--scale 1.0] [--rounds 2]
 
 instead runs conversations on a random-weight model of Qwen3-VL-2B's real size, keeping the KV prefix
-between turns against evaluating every turn from scratch (see shape_latency.py).
+between turns against evaluating every turn from scratch (see shape_latency.py), and
+
+    .venv/bin/python benchmarks/latency.py --model-shape qwen3-vl-2b --new-frame [--scale 1.0] [--rounds 2]
+
+asks every question about a new picture, spoken at its real pace, against the path before image budgets,
+preparing at the press and the warm start (see new_frame.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import new_frame  # beside this script
 import numpy as np
 import shape_latency  # beside this script
 
@@ -165,7 +171,15 @@ def main() -> int:
         "CPU (0 skips it): the tiny model's gibberish has no sentence ends, which hides what streaming is for",
     )
     shape_latency.add_arguments(parser)
+    parser.add_argument(
+        "--new-frame",
+        action="store_true",
+        help="with --model-shape: every question about a new picture, spoken at its real pace, against the path "
+        "before image budgets, preparing at the press and the warm start (see new_frame.py)",
+    )
     args = parser.parse_args()
+    if args.model_shape and args.new_frame:
+        return new_frame.run(args)
     if args.model_shape:
         return shape_latency.run(args)
 

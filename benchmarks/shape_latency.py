@@ -128,6 +128,7 @@ class SteeredChat:
                 call["prefill"] = handler.stats.prefill_ms
                 call["images_encoded"] = handler.stats.images_encoded
                 call["evaluated_tokens"] = handler.stats.evaluated_tokens
+                call["image_tokens"] = handler.stats.image_tokens
             yield piece
         call["tokens"] = tokens
         call["ended"] = time.monotonic()

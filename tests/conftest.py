@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,7 +78,8 @@ def speak(synthesizer: PiperSynthesizer, tmp_path_factory: pytest.TempPathFactor
     """speak(text) -> a WAV of Piper saying it, at the voice's own 22.05 kHz, with a little silence around."""
     folder = tmp_path_factory.mktemp("spoken")
 
-    def _speak(text: str, name: str = "question.wav") -> Path:
+    def _speak(text: str, name: str = "") -> Path:
+        name = name or hashlib.sha1(text.encode()).hexdigest()[:12] + ".wav"  # one file per text, never shared
         audio = np.concatenate([chunk.samples for chunk in synthesizer.synthesize(text)])
         pad = np.zeros(synthesizer.sample_rate // 4, np.float32)
         return write_wav(folder / name, np.concatenate([pad, audio, pad]), synthesizer.sample_rate)

@@ -101,13 +101,16 @@ def make_engine(config: Config) -> Engine:
         max_turns=config.vlm.max_turns,
     )
     if config.vlm.warm_start:
-        warm_up(engine)
+        warm_up(engine, transcriber, synthesizer)
     return engine
 
 
-def warm_up(engine: Engine) -> None:
-    """Evaluate the system prompt and encode one picture, so that the first question is as quick as later ones."""
+def warm_up(engine: Engine, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer) -> None:
+    """Run each model once, the vision model on the system prompt and one picture, so that the first question
+    is as quick as later ones."""
     started = time.monotonic()
+    transcriber.warm_up()
+    list(synthesizer.synthesize("Ready."))
     cost = engine.warm_up(Frame(warm_up_picture(), source="warm-up"))
     if cost is not None:
         _LOGGER.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,23 @@ class MicrophoneSource:
 
 
 class WavFileSource:
-    """Each press-and-release takes the next file; decoding happens at release, as recording would."""
+    """Each press-and-release takes the next file. By default it is decoded at the release, as recording would be.
 
-    def __init__(self, paths: Sequence[Path], max_seconds: float = 30.0) -> None:
+    With realtime=True it is played as a microphone would deliver it: from the press, in blocks of 20 ms at its
+    real pace, on a thread of its own; the release ends it, so a release before its end cuts it short. `late_ms`
+    holds how late each block came: a block much later than its time is a glitch in the recording."""
+
+    BLOCK_S = 0.02
+
+    def __init__(self, paths: Sequence[Path], max_seconds: float = 30.0, realtime: bool = False) -> None:
         self.paths = list(paths)
         self.max_frames = int(max_seconds * SAMPLE_RATE)
+        self.realtime = realtime
+        self.late_ms: list[float] = []
         self._next = 0
+        self._blocks: list[np.ndarray] = []
+        self._stopped = threading.Event()
+        self._feeder: threading.Thread | None = None
 
     @property
     def remaining(self) -> int:
@@ -138,10 +150,35 @@ class WavFileSource:
     def start(self) -> None:
         if self._next >= len(self.paths):
             raise BadInputError("There are no more sound files to play as the microphone.")
+        if self.realtime:
+            clip = self._read(self.paths[self._next])
+            self._blocks, self.late_ms = [], []
+            self._stopped.clear()
+            self._feeder = threading.Thread(target=self._feed, args=(clip,), name="wav-microphone", daemon=True)
+            self._feeder.start()
+
+    def _feed(self, clip: AudioClip) -> None:
+        block = int(self.BLOCK_S * clip.sample_rate)
+        started = time.monotonic()
+        for index, first in enumerate(range(0, len(clip.samples), block)):
+            due = started + (index + 1) * self.BLOCK_S
+            if self._stopped.wait(max(0.0, due - time.monotonic())):
+                return
+            self.late_ms.append(max(0.0, (time.monotonic() - due) * 1000))
+            self._blocks.append(clip.samples[first : first + block])
 
     def stop(self) -> AudioClip:
         path = self.paths[self._next]
         self._next += 1
+        if self._feeder is None:
+            return self._read(path)
+        self._stopped.set()
+        self._feeder.join()
+        self._feeder = None
+        samples = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+        return AudioClip(samples, SAMPLE_RATE)
+
+    def _read(self, path: Path) -> AudioClip:
         clip = read_audio_file(path)
         if len(clip.samples) > self.max_frames:
             _LOGGER.warning("%s is over %.0f s long: only its start is used", path.name, self.max_frames / SAMPLE_RATE)
