@@ -125,7 +125,8 @@ def test_hold_space_asks_through_whisper_and_speaks_the_answer(
     (session,) = service.sessions.values()
     (exchange,) = session.session.conversation.exchanges
     assert normalise(exchange.question) == normalise(QUESTION)
-    assert exchange.frame is not None and exchange.frame.size == (640, 480)
+    assert exchange.full is not None and exchange.full.size == (640, 480), "the browser camera's own picture"
+    assert exchange.frame is not None and exchange.frame.size[0] < 640, "the model's copy, within its budget"
 
     assert axe_violations(page) == []  # with a turn in the history too
 

@@ -605,3 +605,39 @@ def test_a_document_comes_back_whole(client: TestClient) -> None:
     assert reply["answer"] == "3 items: Apple, $1.20; Bread, $2.50; Milk, $0.99."
     inline = {"prompt": question["text"], "image_base64": base64.b64encode(table).decode()}
     assert client.post("/infer", json=inline).json() == {"text": reply["answer"], "document": expected}
+
+
+def test_a_picture_sent_at_the_press_is_taken_in_before_the_question(client: TestClient) -> None:
+    session = "early-picture"
+    picture = {"image": ("p.jpg", jpeg(2), "image/jpeg")}
+    sent = client.post(f"/api/sessions/{session}/frame", files=picture)
+    assert sent.status_code == 202 and sent.json() == {"session_id": session, "preparing": True}
+    # the question brings the same view again (the browser grabs at the release too): the early one is used
+    same = client.post("/api/ask", data={"text": "What is on the table?", "session_id": session}, files=picture).json()
+    assert same["prepared"] is True and same["image_tokens"] > 0
+    assert same["timings_ms"]["image_encode"] == 0, "encoded before the question came"
+
+    client.post(f"/api/sessions/{session}/frame", files=picture)
+    other = {"image": ("q.jpg", cv2.imencode(".jpg", 255 - scene(5))[1].tobytes(), "image/jpeg")}
+    moved = client.post("/api/ask", data={"text": "And now?", "session_id": session}, files=other).json()
+    assert moved["prepared"] is False, "the view changed by the release: the picture it brings is the one used"
+    assert moved["image_sha256"] != same["image_sha256"] and moved["timings_ms"]["image_encode"] > 0
+
+    client.post(f"/api/sessions/{session}/frame", files=picture)
+    alone = client.post("/api/ask", data={"text": "Is it red?", "session_id": session}).json()
+    assert alone["prepared"] is True and alone["image_sha256"] == same["image_sha256"], "a question without one"
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "code"),
+    [
+        ({"image": ("p.jpg", b"not a picture", "image/jpeg")}, 400, "bad_input"),
+        ({}, 422, "invalid_request"),
+    ],
+    ids=["not-an-image", "no-image"],
+)
+def test_a_bad_early_picture_is_refused_plainly(
+    client: TestClient, files: dict[str, Any], status: int, code: str
+) -> None:
+    reply = client.post("/api/sessions/early-bad/frame", files=files)
+    assert reply.status_code == status and reply.json()["code"] == code

@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote
 
 from assistant.cli.console import notify, say
 from assistant.cli.factory import make_engine, make_session
@@ -165,7 +166,7 @@ def serve(config: Config) -> int:
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed upload is answered, not logged
     say("Loading the models.")
     engine = make_engine(config)
-    service = Service(engine, server)
+    service = Service(engine, server, moved=config.camera.moved)
     service.start()
     try:
         if engine.vlm_problem is not None:
@@ -173,7 +174,7 @@ def serve(config: Config) -> int:
         for folder in server.allowed_dirs:
             say(f"POST /infer may open pictures in {folder}.")
         host = "127.0.0.1" if server.host in {"0.0.0.0", "::"} else server.host
-        query = f"?token={server.token}" if server.token else ""
+        query = f"?token={quote(server.token, safe='')}" if server.token else ""
         say(f"Serving on http://{host}:{server.port}/{query}")
         uvicorn.Server(uvicorn.Config(create_app(service, server.token), log_level="warning")).run(sockets=[listening])
     finally:

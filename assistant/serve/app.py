@@ -68,6 +68,11 @@ class AskReply(BaseModel):
     text_read: str | None = Field(None, description="The text read in the picture, exactly, when it was read.")
     document: Any = Field(None, description="The document asked for, whole: a list of rows or an object of fields.")
     framing: list[str] = Field([], description="Hints about the picture: too dark, blurred, text cut off…")
+    image_sha256: str | None = Field(None, description="The sha256 of the picture's copy the model was given.")
+    image_tokens: int | None = Field(None, description="The image tokens the model's encoder made of it.")
+    prepared: bool | None = Field(
+        None, description="Whether the picture sent at the press was taken in before the question came, and used."
+    )
     audio_url: str | None = Field(None, description="The spoken answer as a WAV, kept in memory with the session.")
     audio_base64: str | None = Field(None, description="The same WAV inline, when audio_inline was set.")
     settings: SettingsReply = Field(description="The session's settings after this turn.")
@@ -425,6 +430,25 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         service.reset(session_id)
         return {"session_id": session_id, "reset": True}
 
+    @app.post(
+        "/api/sessions/{session_id}/frame",
+        status_code=202,
+        responses=_ERRORS,
+        summary="The picture for the session's next question, sent when the talk button goes down",
+        max_body_size=max_body,
+    )
+    async def frame(
+        session_id: str,
+        image: Annotated[UploadFile, File(description="The picture the coming question will be about")],
+    ) -> dict[str, Any]:
+        """The service takes the picture in while the person is still speaking, so that the answer need not wait
+        for it. The next question of this session uses it when it brings no picture, or one of the same view;
+        a session id not seen before starts a session."""
+        picture = await run_in_threadpool(service.picture, await image.read())
+        client = service.session(session_id)
+        service.prepare(client, picture)
+        return {"session_id": client.id, "preparing": True}
+
     @app.get(
         "/api/audio/{session_id}/{name}",
         responses={**_ERRORS, 200: {"content": {"audio/wav": {}}}},
@@ -479,6 +503,9 @@ def _reply_json(reply: Reply, audio_inline: bool) -> dict[str, Any]:
         text_read=turn.text_read,
         document=turn.document,
         framing=turn.framing,
+        image_sha256=turn.image_sha256,
+        image_tokens=turn.image_tokens,
+        prepared=turn.prepared,
         audio_url=audio_url,
         audio_base64=base64.b64encode(reply.audio).decode("ascii") if audio_inline and reply.audio else None,
         settings=SettingsReply(speech_rate=reply.settings.speech_rate, detail=reply.settings.detail),

@@ -25,7 +25,7 @@ import numpy as np
 
 from assistant.config import ServerConfig
 from assistant.core.phrases import for_text
-from assistant.core.turn import Detail, Engine, Session, Settings, TurnControl
+from assistant.core.turn import Detail, Engine, Prepared, Session, Settings, TurnControl
 from assistant.core.types import AudioChunk, AudioClip, Frame, Turn
 from assistant.errors import (
     BadInputError,
@@ -111,6 +111,8 @@ class Client:
     answers: int = 0
     audio: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     """The latest answers' WAVs, by name."""
+    preparing: Future[Prepared | None] | None = None
+    """The picture sent when the talk button went down, being taken in for the next question."""
 
     def keep_audio(self, wav: bytes) -> str:
         self.answers += 1
@@ -139,9 +141,14 @@ class _Job:
 
 
 class Service:
-    def __init__(self, engine: Engine, limits: ServerConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, engine: Engine, limits: ServerConfig, clock: Callable[[], float] = time.monotonic, moved: float = 0.06
+    ) -> None:
+        """moved: how much the view may change (0 to 1) between the picture sent at the press and the one sent
+        with the question, for the first still to be used."""
         self.engine = engine
         self.limits = limits
+        self.moved = moved
         self.clock = clock
         self.sessions: OrderedDict[str, Client] = OrderedDict()
         self._sessions_lock = threading.Lock()
@@ -299,6 +306,12 @@ class Service:
 
     # -- turns --------------------------------------------------------------------------------------
 
+    def prepare(self, client: Client, frame: Frame) -> None:
+        """Take the picture in for the client's next question, in the worker, while the person is still speaking;
+        the question queued after it finds it done."""
+        future, _ = self.submit(lambda control: client.session.prepare(frame, control.cancel))
+        client.preparing = future
+
     def ask(
         self, session: Client, question: Question, on_event: Callable[[str, dict[str, Any]], None] | None = None
     ) -> tuple[Future[Reply], TurnControl]:
@@ -331,13 +344,14 @@ class Service:
         sink = CollectingSink(sentence)
         session.sink, session.notify = sink, notify
         session.choose(question.speech_rate, question.detail)
-        frame = question.frame or session.conversation.newest_frame  # a follow-up is about the last picture
+        preparing, client.preparing = client.preparing, None
+        frame = self._picture_for(question.frame, preparing) or session.conversation.newest_full_frame
         camera_problem = None if frame else NoPictureError(for_text(question.text).no_picture_given)
         try:
             if question.clip is not None:
-                turn = session.answer_recording(question.clip, frame, camera_problem, control=control)
+                turn = session.answer_recording(question.clip, frame, camera_problem, None, None, control, preparing)
             else:
-                turn = session.answer_text(question.text, frame, camera_problem, control)
+                turn = session.answer_text(question.text, frame, camera_problem, control, preparing)
         finally:
             client.last_used = self.clock()
         reply = Reply(client.id, turn, session.settings)
@@ -345,6 +359,18 @@ class Service:
             reply.audio = wav_bytes(sink.chunks)
             reply.audio_name = client.keep_audio(reply.audio)
         return reply
+
+    def _picture_for(self, sent: Frame | None, preparing: Future[Prepared | None] | None) -> Frame | None:
+        """The question's picture: the one sent at the press when the question brings none or one of the same view
+        (so that what was taken in is used), else the one it brings; a follow-up brings none and has none ready."""
+        prepared = None
+        if preparing is not None and preparing.done() and not preparing.cancelled():
+            prepared = preparing.result() if preparing.exception() is None else None
+        if prepared is None:
+            return sent
+        if sent is None or self.engine.sight.view_change(prepared.frame, sent) <= self.moved:
+            return prepared.frame
+        return sent
 
     def health(self) -> dict[str, Any]:
         engine = self.engine

@@ -130,6 +130,23 @@ async function startTalking() {
   recorder.start();
   recording = true;
   setState("listening", "Listening.");
+  sendPictureEarly();
+}
+
+// The picture at the press goes ahead, so that the service takes it in while the question is spoken.
+async function sendPictureEarly() {
+  const picture = await grabPicture();
+  if (!picture) return;
+  sessionId = sessionId || newSessionId();
+  const form = new FormData();
+  form.append("image", picture, "picture.jpg");
+  call(`/api/sessions/${sessionId}/frame`, { method: "POST", body: form }).catch(() => {});
+}
+
+function newSessionId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 function stopTalking() {
