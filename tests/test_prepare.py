@@ -157,6 +157,7 @@ class PressAndRelease:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moved", [False, True], ids=["view-unchanged", "camera-moved"])
 def test_the_loop_answers_about_the_view_at_the_release(
     tiny_pair: TinyVLMPair,
@@ -195,3 +196,14 @@ def test_the_loop_answers_about_the_view_at_the_release(
         assert turn["timings_ms"]["image_encode"] > 0, "the new view is encoded after the release"
     else:
         assert turn["timings_ms"]["image_encode"] == 0
+
+
+def test_a_new_conversation_keeps_the_system_prompt_in_the_cache(sessions: tuple[Session, Session]) -> None:
+    session, _ = sessions
+    vlm = session.engine.vlm
+    assert isinstance(vlm, LocalVisionChat)
+    session.answer_text("What is in front of me?", _camera_frame(1))
+    assert session.answer_text("New conversation.", None).command == "new_conversation"
+    system_only = vlm.count_tokens([{"role": "system", "content": session.conversation.system_prompt}])
+    session.answer_text("What is it?", _camera_frame(2))
+    assert vlm.cost.reused_positions >= system_only - 8, "only the turn itself was evaluated"
