@@ -15,6 +15,8 @@ from schemathesis.checks import not_a_server_error
 from assistant.config import Config
 from assistant.serve.app import create_app
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 20
 statuses: Counter[str] = Counter()
 

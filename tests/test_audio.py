@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,18 +90,23 @@ def test_wav_sink_writes_one_file_per_answer_and_stops_when_cancelled(tmp_path: 
     assert read_wav(sink.written[1]).duration_s == pytest.approx(0.2, abs=0.01)
 
 
+@pytest.mark.devices
 def test_portaudio_loads_and_lists_devices() -> None:
     sd = import_sounddevice()
     assert "PortAudio" in sd.get_portaudio_version()[1]
-    assert isinstance(list_devices(), list)
+    lines = list_devices()
+    assert len(lines) == len(sd.query_devices()), "one line for each device PortAudio knows"
+    assert all(re.fullmatch(r"\d+: .+ \(\d+ in, \d+ out\)", line) for line in lines), lines
 
 
+@pytest.mark.devices
 def test_a_missing_microphone_is_a_clear_error() -> None:
     microphone = MicrophoneSource("no-such-microphone-anywhere")
     with pytest.raises(DeviceError, match=r"no microphone was found \(no-such-microphone-anywhere\)"):
         microphone.start()
 
 
+@pytest.mark.devices
 def test_a_missing_speaker_is_a_clear_error() -> None:
     with pytest.raises(DeviceError, match=r"No speaker was found \(no-such-speaker-anywhere\)"):
         SpeakerSink("no-such-speaker-anywhere").check()

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from difflib import SequenceMatcher
 from pathlib import Path
 
+import pytest
 from helpers import normalise
 
 from assistant.cli.bundled import link_bundled
@@ -13,6 +14,7 @@ from assistant.hear.stt import WhisperTranscriber
 from assistant.think.models import voice_path, whisper_path
 
 
+@pytest.mark.slow
 def test_setup_links_the_bundled_models_and_assembles_whisper_base(
     tmp_path: Path, whisper_dir: Path, voice_file: Path, speak: Callable[..., Path]
 ) -> None:

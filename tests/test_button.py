@@ -36,12 +36,36 @@ def test_press_and_release_each_give_the_talk_key_and_repeats_are_ignored() -> N
     assert [logic.feed(*event) for event in events] == [" ", None, None, None, " ", None]
 
 
+@pytest.mark.devices
+def test_only_readable_devices_with_keys_are_offered_as_buttons(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evdev
+
+    class Device:
+        """evdev's InputDevice for paths no machine here has: a remote, a mouse-like device with no keys, and one
+        the user may not read."""
+
+        def __init__(self, path: str) -> None:
+            if path.endswith("2"):
+                raise PermissionError(path)
+            self.path, self.name = path, {"/dev/input/event0": "Shutter remote", "/dev/input/event1": "Motion"}[path]
+
+        def capabilities(self) -> dict[int, list[int]]:
+            return {EV_KEY: [VOLUME_UP, 114]} if self.path.endswith("0") else {3: [0, 1]}
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(evdev, "list_devices", lambda: [f"/dev/input/event{i}" for i in range(3)])
+    monkeypatch.setattr(evdev, "InputDevice", Device)
+    assert [(b.path, b.name, b.keys) for b in list_buttons()] == [("/dev/input/event0", "Shutter remote", 2)]
+
+
+@pytest.mark.devices
 def test_key_names_and_missing_buttons_are_clear() -> None:
     assert key_code("KEY_VOLUMEUP") == key_code("key_volumeup") == VOLUME_UP
     assert key_code("164") == 164
     with pytest.raises(DeviceError, match="no key called KEY_NOPE"):
         key_code("KEY_NOPE")
-    assert isinstance(list_buttons(), list)
     with pytest.raises(DeviceError, match="No button called no-such-remote was found"):
         open_button("no-such-remote")
     with pytest.raises(DeviceError, match="is not connected"):
@@ -67,6 +91,7 @@ class SyntheticRemote:
         self.closed = True
 
 
+@pytest.mark.slow
 def test_holding_the_button_asks_and_the_keyboard_still_quits(
     tmp_path: Path, config: Config, question_wav: Path, image_file: Path
 ) -> None:

@@ -82,6 +82,7 @@ def test_saving_a_setting_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     assert tomllib.loads(fresh.read_text()) == {"tts": {"speech_rate": 0.75}}
 
 
+@pytest.mark.slow
 def test_every_command_through_the_real_loop(
     tmp_path: Path, config: Config, speak: Callable[..., Path], video_file: Path
 ) -> None:

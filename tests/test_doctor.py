@@ -14,6 +14,7 @@ def _lines(config: Config, capsys: pytest.CaptureFixture[str]) -> tuple[int, dic
     return code, by_part
 
 
+@pytest.mark.slow
 def test_all_required_parts_ready(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
     code, parts = _lines(config.with_overrides({"camera.source": "57"}), capsys)
     assert code == 0

@@ -15,6 +15,8 @@ from assistant.config import Config
 from assistant.core.turn import ImageBudgets
 from tools.tiny_vlm import TinyVLMPair
 
+pytestmark = pytest.mark.slow
+
 TIMINGS = {"record", "stt", "frame", "vlm_first_token", "vlm_total", "tts_first_chunk", "tts_total", "first_audio"}
 LOG_KEYS = {"transcript", "answer", "preset", "error", "image_sha256", "image_size", "messages", "timings_ms"}
 

@@ -52,6 +52,7 @@ def test_each_earcon_is_short_distinct_and_follows_the_volume() -> None:
     assert Earcons(enabled=False)("ready") is None and Earcons(volume=0)("error") is None
 
 
+@pytest.mark.slow
 def test_a_sound_within_300_ms_of_every_state_change(
     tmp_path: Path,
     transcriber: WhisperTranscriber,

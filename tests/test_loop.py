@@ -21,6 +21,7 @@ def test_piped_input_counts_each_line_as_enter_and_q_quits() -> None:
     assert [keys.read() for _ in range(4)] == ["\n", "\n", "q", ""]
 
 
+@pytest.mark.slow
 def test_quitting_while_listening_answers_nothing(
     tmp_path: Path, config: Config, question_wav: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -35,6 +36,7 @@ def test_quitting_while_listening_answers_nothing(
     assert sink.written == []
 
 
+@pytest.mark.slow
 def test_other_keys_are_ignored_and_end_of_input_quits(
     tmp_path: Path, config: Config, question_wav: Path, image_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -62,6 +64,7 @@ def test_no_command_means_run_and_help_lists_every_setting(capsys: pytest.Captur
     assert "run" in capsys.readouterr().err, "options without a command go to run"
 
 
+@pytest.mark.slow
 def test_pressing_talk_while_it_speaks_interrupts_and_listens_again(
     tmp_path: Path,
     config: Config,

@@ -22,6 +22,8 @@ from assistant.config import Config
 from assistant.serve.app import create_app
 from assistant.serve.service import Service
 
+pytestmark = pytest.mark.browser
+
 AXE = Path(__file__).resolve().parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FOCUS_ORDER = ["talk", "toggle-mode", "stop", "question", "send", "photo", "rate", "brief", "new-conversation"]

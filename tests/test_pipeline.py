@@ -60,6 +60,7 @@ def _assistant(
     return assemble_engine(transcriber, synthesizer, vlm=vision, options=AnswerOptions(temperature=0.0)).session(sink)
 
 
+@pytest.mark.slow
 def test_the_first_sentence_plays_while_the_model_is_still_writing(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer
 ) -> None:

@@ -124,6 +124,7 @@ def test_read_this_is_read_verbatim_by_ocr_not_the_model(
     assert len(sink.written) == 1
 
 
+@pytest.mark.slow
 def test_a_question_about_text_gives_the_model_the_exact_text(
     tmp_path: Path,
     transcriber: WhisperTranscriber,
@@ -240,6 +241,7 @@ def test_a_blurred_picture_gets_a_hint_and_then_the_answer(
     assert sink.chunk_texts[0] == "The picture is blurred: hold the camera still."
 
 
+@pytest.mark.slow
 def test_cut_off_text_and_no_text_get_framing_hints(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:
@@ -251,6 +253,7 @@ def test_cut_off_text_and_no_text_get_framing_hints(
     assert cat.text_read == ""
 
 
+@pytest.mark.slow
 def test_light_mode_plays_a_tone_that_follows_the_light_until_stopped(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:
@@ -311,6 +314,7 @@ def test_light_mode_without_any_picture_says_why(
     assert turn.error == "I can't see: there is no picture from the camera."
 
 
+@pytest.mark.slow
 def test_ask_reads_a_price_list_into_json_from_the_command_line(
     tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -571,6 +571,7 @@ def test_serving_on_every_address_needs_a_token(capsys: pytest.CaptureFixture[st
     assert "without a token" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_start_sh_serves_the_page(base_config: Config, tmp_path: Path) -> None:
     port = free_port()
     command = ["bash", str(PROJECT / "start.sh"), "--port", str(port)]
@@ -594,6 +595,7 @@ def test_start_sh_serves_the_page(base_config: Config, tmp_path: Path) -> None:
     assert f"Serving on http://127.0.0.1:{port}/" in output
 
 
+@pytest.mark.slow
 def test_a_document_comes_back_whole(client: TestClient) -> None:
     prices = [("Product", "Price"), ("Apple", "$1.20"), ("Bread", "$2.50"), ("Milk", "$0.99")]
     pieces = [piece for i, (a, b) in enumerate(prices) for piece in ((a, 200, 150 + i * 100), (b, 800, 150 + i * 100))]

@@ -13,6 +13,8 @@ from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import QWEN3_VL_2B, main, scaled, write_shape_vlm
 from tools.tiny_vlm import TinyVLMPair
 
+pytestmark = pytest.mark.slow
+
 GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=6, repeat_penalty=1.0)
 
 

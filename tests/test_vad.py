@@ -29,6 +29,7 @@ def _click() -> np.ndarray:
     return audio
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "audio", "message"),
     [
