@@ -97,6 +97,9 @@ class SceneCamera:
     def grab(self) -> Frame:
         take = self.takes[min(self.grabs, len(self.takes) - 1)]
         self.grabs += 1
+        return self.picture(take)
+
+    def picture(self, take: tuple[int, int]) -> Frame:
         if take not in self._pictures:
             scene, variant = take
             noise = np.random.default_rng(variant).normal(0, 2, (480, 640, 3))
@@ -159,12 +162,15 @@ def _round(
     for wav in wavs:
         keys += [" ", (read_audio_file(wav).duration_s, " ")]
     session = engine.session(DiscardSink())
-    PushToTalkLoop(session, microphone, SceneCamera(takes), ScriptedKeys(keys), lambda line: None, prepare=ours).run()
+    camera = SceneCamera(takes)
+    PushToTalkLoop(session, microphone, camera, ScriptedKeys(keys), lambda line: None, prepare=ours).run()
     turns = [json.loads(line) for line in log.read_text().splitlines()]
     if len(turns) != len(STEPS) or len(chat.calls) != len(STEPS):
         raise RuntimeError(f"{len(turns)} turns logged and {len(chat.calls)} model calls; expected {len(STEPS)}")
+    pixels = chat.pixels_per_token if isinstance(chat, SteeredPreparingChat) else 32
     rows = []
     for step, turn, call in zip(STEPS, turns, chat.calls, strict=True):
+        at_release = engine.sight.for_model(camera.picture(step.at_release), options.budgets.first_look, pixels)
         timings = dict(turn["timings_ms"])
         timings["image_encode"], timings["prefill"] = call["image_encode"], call["prefill"]
         timings.setdefault("prepare_wait", 0.0)
@@ -175,6 +181,7 @@ def _round(
                 "timings_ms": timings,
                 "image_tokens": call["image_tokens"],
                 "prepared": turn.get("prepared"),
+                "saw_release_view": turn["image_sha256"] == at_release.sha256,
                 "warm_ms": warm_ms,
             }
         )
@@ -253,7 +260,7 @@ def _report(results: dict[str, list[dict[str, Any]]]) -> int:
         first_audio(before, "follow-up, same frame"),
     )
     moved_ours, moved_before = first_audio(ours, "camera moved"), first_audio(before, "camera moved")
-    moved_used = all(row["prepared"] is False for row in ours if row["kind"] == "camera moved")
+    moved_used = all(row["saw_release_view"] for row in ours if row["kind"] == "camera moved")
     ratio = new_ours / new_before
     targets = [
         (

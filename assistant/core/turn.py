@@ -91,20 +91,6 @@ class TurnControl:
 
 
 @dataclass(frozen=True)
-class AnswerOptions:
-    n_ctx: int = 4096
-    """The model's context; history is trimmed to fit it, with room for the answer."""
-    temperature: float = -1.0
-    """Overrides every preset's temperature when 0 or more."""
-    max_tokens: int = 0
-    """Caps every answer's length in tokens when above 0."""
-    streaming: bool = True
-    """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
-    budgets: ImageBudgets = field(default_factory=lambda: ImageBudgets())
-    """How many image tokens a picture may become, by what the question needs."""
-
-
-@dataclass(frozen=True)
 class ImageBudgets:
     """Image tokens are what a new picture costs: the vision encoder's time and the prefill's grow with them."""
 
@@ -121,6 +107,20 @@ class ImageBudgets:
         if asks_for_detail(question):
             return self.detail
         return self.first_look
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    n_ctx: int = 4096
+    """The model's context; history is trimmed to fit it, with room for the answer."""
+    temperature: float = -1.0
+    """Overrides every preset's temperature when 0 or more."""
+    max_tokens: int = 0
+    """Caps every answer's length in tokens when above 0."""
+    streaming: bool = True
+    """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
+    budgets: ImageBudgets = field(default_factory=ImageBudgets)
+    """How many image tokens a picture may become, by what the question needs."""
 
 
 @dataclass
