@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from helpers import normalise, read_wav
 
+from assistant.cli.factory import make_session
 from assistant.cli.main import main
+from assistant.cli.runner import DiscardSink
 from assistant.config import Config
 from assistant.core.turn import ImageBudgets
+from assistant.see.camera import ImageFileSource
 from tools.tiny_vlm import TinyVLMPair
 
 pytestmark = pytest.mark.slow
@@ -274,3 +277,42 @@ def test_an_unreadable_image_is_a_clear_error(
     assert code == 1
     assert "I can't read the picture photo.jpg: it is not an image I understand." in capsys.readouterr().out
     _assert_speech(tmp_path / "a.wav")
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else " ".join(p["text"] for p in content if p["type"] == "text")
+
+
+def test_a_colour_follow_up_goes_to_the_model_with_the_conversation_and_the_measured_colour(
+    tmp_path: Path, config: Config, config_file: Path, speak: Callable[..., Path], video_file: Path
+) -> None:
+    log = tmp_path / "turns.jsonl"
+    first_wav, colour_wav = speak("What is in front of me?"), speak("What color is it?")
+    _run(
+        config_file,
+        [*_flags(config), "--audio-in", str(first_wav), str(colour_wav), "--camera", str(video_file)]
+        + ["--audio-out", str(tmp_path / "answers"), "--log-turns", str(log)],
+    )
+    first, second = _log(log)
+    assert first["error"] is None and second["error"] is None
+    assert second["route"] == "colour" and second["preset"] is not None, "the model answered"
+    messages = second["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == first["transcript"] and messages[2]["content"] == first["answer"]
+    asked = _text_of(messages[3])
+    assert asked.startswith(second["transcript"] + "\n\nMeasured colour in the middle of the picture: ")
+
+
+def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_file: Path) -> None:
+    session = make_session(config, DiscardSink(), lambda kind, text: None)
+    try:
+        frame = ImageFileSource(image_file).grab()
+        first = session.answer_text("我前面有什么？", frame)
+        second = session.answer_text("它是什么颜色？", frame)
+    finally:
+        session.engine.close()
+    assert first.error is None and second.error is None and second.preset is not None
+    assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "user"]
+    assert _text_of(second.messages[1]) == "我前面有什么？" and second.messages[2]["content"] == first.answer
+    assert "画面中间测得的颜色：" in _text_of(second.messages[3])

@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.core.commands import match
-from assistant.core.routing import Route, is_chinese, route
+from assistant.core.routing import ANSWERERS, Answerer, Route, is_chinese, refers_back, route
 
 PHRASINGS = [
     ("Read this", Route.READ),
@@ -68,3 +68,62 @@ def test_light_mode_is_a_command(said: str) -> None:
 @pytest.mark.parametrize("said", ["Is the light on?", "right", "lighter", "what light is this"])
 def test_light_questions_are_not_the_light_command(said: str) -> None:
     assert match(said) is None
+
+
+# (question, a model installed, the last answer was the model's) -> kind of question, who answers it
+RULES = [
+    ("Is the light on?", False, False, Route.LIGHT, Answerer.MEASURE),
+    ("灯开着吗？", True, True, Route.LIGHT, Answerer.MEASURE),
+    ("What colour is this?", False, False, Route.COLOUR, Answerer.MEASURE),
+    ("这是什么颜色？", False, True, Route.COLOUR, Answerer.MEASURE),
+    ("What color is it?", True, True, Route.COLOUR, Answerer.MODEL_WITH_COLOUR),
+    ("它是什么颜色？", True, False, Route.COLOUR, Answerer.MODEL_WITH_COLOUR),
+    ("Read this.", True, False, Route.READ, Answerer.OCR),
+    ("读一下", False, True, Route.READ, Answerer.OCR),
+    ("What does it say?", True, False, Route.READ, Answerer.OCR),
+    ("What does it say?", True, True, Route.TEXT, Answerer.MODEL_WITH_TEXT),
+    ("那个上面写的什么？", True, True, Route.TEXT, Answerer.MODEL_WITH_TEXT),
+    ("What does it say?", False, True, Route.TEXT, Answerer.FACTS),
+    ("List the products and their prices.", True, True, Route.DOCUMENT, Answerer.OCR),
+    ("列出所有商品和价格", False, False, Route.DOCUMENT, Answerer.OCR),
+    ("What's the price?", True, False, Route.TEXT, Answerer.MODEL_WITH_TEXT),
+    ("这个多少钱？", False, False, Route.TEXT, Answerer.FACTS),
+    ("What is in front of me?", True, False, Route.SCENE, Answerer.MODEL),
+    ("它的毛色呢？", True, True, Route.SCENE, Answerer.MODEL),
+    ("我前面有什么？", False, False, Route.SCENE, Answerer.FACTS),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "model", "after_model", "kind", "answerer"),
+    RULES,
+    ids=[f"{q}-{'model' if m else 'no model'}-{'after model' if a else 'first'}" for q, m, a, _, _ in RULES],
+)
+def test_who_answers_follows_the_table(
+    question: str, model: bool, after_model: bool, kind: Route, answerer: Answerer
+) -> None:
+    assert route(question, after_model=after_model) is kind
+    assert ANSWERERS[(kind, model)] is answerer
+
+
+def test_the_table_covers_every_kind_with_and_without_a_model() -> None:
+    assert set(ANSWERERS) == {(kind, model) for kind in Route for model in (False, True)}
+    assert {answerer for answerer in ANSWERERS.values()} == set(Answerer)
+    assert {(kind, model) for _, model, _, kind, _ in RULES} == set(ANSWERERS), "a test for every row"
+
+
+@pytest.mark.parametrize(
+    ("question", "back"),
+    [
+        ("What color is it?", True),
+        ("Is that one bigger?", True),
+        ("And the other one?", True),
+        ("它是什么颜色？", True),
+        ("那个多少钱？", True),
+        ("What is in front of me?", False),
+        ("Read the sign.", False),
+        ("前面有什么？", False),
+    ],
+)
+def test_questions_that_refer_back(question: str, back: bool) -> None:
+    assert refers_back(question) is back

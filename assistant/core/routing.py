@@ -19,6 +19,40 @@ class Route(StrEnum):
     """Anything else: the vision model alone."""
 
 
+class Answerer(StrEnum):
+    MEASURE = "measure"
+    """The picture's measured light or colour, in words."""
+    OCR = "ocr"
+    """The text read, verbatim, or the document built from it."""
+    MODEL = "model"
+    """The vision model, with the conversation."""
+    MODEL_WITH_TEXT = "model with text"
+    """The vision model, given the text OCR read as exact context."""
+    MODEL_WITH_COLOUR = "model with colour"
+    """The vision model, given the colour measured in the middle of the picture as context."""
+    FACTS = "facts"
+    """Without a model: what is known for sure (text, light, colour, faces) and that a description needs one."""
+
+
+ANSWERERS: dict[tuple[Route, bool], Answerer] = {
+    (Route.LIGHT, False): Answerer.MEASURE,
+    (Route.LIGHT, True): Answerer.MEASURE,
+    (Route.COLOUR, False): Answerer.MEASURE,
+    (Route.COLOUR, True): Answerer.MODEL_WITH_COLOUR,
+    (Route.READ, False): Answerer.OCR,
+    (Route.READ, True): Answerer.OCR,
+    (Route.DOCUMENT, False): Answerer.OCR,
+    (Route.DOCUMENT, True): Answerer.OCR,
+    (Route.TEXT, False): Answerer.FACTS,
+    (Route.TEXT, True): Answerer.MODEL_WITH_TEXT,
+    (Route.SCENE, False): Answerer.FACTS,
+    (Route.SCENE, True): Answerer.MODEL,
+}
+"""Who answers each kind of question, (kind, whether a vision model is installed) -> answerer. Light is always
+measured; colour is measured without a model, and with one the model answers, given the measurement, since "it"
+may be the thing it named rather than the middle of the picture; reading is always OCR's, never the model's."""
+
+
 _LIGHT = re.compile(
     r"\b(is the lights? (on|off)|are the lights (on|off)|lights? (on|off)|how (bright|dark|light) is it|"
     r"is it (dark|bright|light) (here|in here)|light level|brightness|how much light)\b"
@@ -51,7 +85,26 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-def route(question: str) -> Route:
+_BACK = re.compile(r"\b(it|its|it's|that one|this one|the other one|the other|them|they|those ones)\b")
+_BACK_ZH = ("它", "那个", "这个", "另一个", "它们", "那些")
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question points at something said before: "it", "that one", "the other one", 它, 那个."""
+    return bool(_BACK.search(question.lower())) or any(word in question for word in _BACK_ZH)
+
+
+def route(question: str, after_model: bool = False) -> Route:
+    """The kind of question, by its wording. `after_model`: the last answer was the model's; then a question
+    that refers back to it and asks for reading is about the thing it named, so the model answers, given the text
+    read as exact context, rather than OCR reading out the whole picture."""
+    channel = _by_wording(question)
+    if channel is Route.READ and after_model and refers_back(question):
+        return Route.TEXT
+    return channel
+
+
+def _by_wording(question: str) -> Route:
     text = question.lower()
     for pattern, words, name in (
         (_LIGHT, _LIGHT_ZH, Route.LIGHT),

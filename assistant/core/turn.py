@@ -40,7 +40,7 @@ from assistant.core.phrases import Phrases, for_text
 from assistant.core.pipeline import SequentialSpeech, SpeechStream
 from assistant.core.presets import DESCRIBE, Preset, choose_preset
 from assistant.core.reading import Reading, edges_touched
-from assistant.core.routing import Route, asks_for_detail, needs_sight, route
+from assistant.core.routing import ANSWERERS, Answerer, Route, asks_for_detail, needs_sight, route
 from assistant.core.turnlog import TurnLog
 from assistant.core.types import AudioChunk, AudioClip, Frame, PromptCost, Quality, Turn
 from assistant.errors import (
@@ -251,6 +251,8 @@ class Session:
         self.settings = engine.settings
         self.conversation = Conversation(engine.system_prompt, engine.max_turns)
         self._last_answer = ""
+        self._last_by_model = False
+        """Whether the last answer was the model's: a question referring back to it is about what it named."""
         self._image_urls: dict[str, str] = {}
 
     # -- entry points -------------------------------------------------------------------------------
@@ -379,11 +381,13 @@ class Session:
         return context.camera_problem or NoPictureError(context.say.no_picture)
 
     def _question(self, context: TurnContext) -> None:
-        """Route the question. Light, colour, reading and documents are answered from the full-resolution picture
-        without the model; the model answers the rest, given the text in the picture when the question is about
-        text; without a model, what is known for sure is said."""
+        """Route the question (routing.ANSWERERS). Light, reading and documents are answered from the
+        full-resolution picture without the model, and colour too when there is no model; with one, the model
+        answers colour questions given the measured colour, and questions about text given the text read; without
+        one, what is known for sure is said."""
         turn, frame, say, vlm = context.turn, context.frame, context.say, self.engine.vlm
-        channel = route(turn.transcript)
+        channel = route(turn.transcript, after_model=self._last_by_model)
+        answerer = ANSWERERS[(channel, vlm is not None)]
         turn.route = channel.value
         sight = channel in _LOCAL_ROUTES or needs_sight(turn.transcript)
         if vlm is None and not sight:
@@ -399,34 +403,37 @@ class Session:
         if channel is Route.LIGHT:
             self._reply(context, frame, say.light(checked.luminance))
             return
+        measured = ""
         if channel is Route.COLOUR:
-            reply = say.colour(self.engine.sight.colour(frame.image))
-            if checked.luminance < VERY_DARK:
-                reply = say.colour_in_the_dark(reply)
-            self._reply(context, frame, reply)
-            return
+            colour, dark = self.engine.sight.colour(frame.image), checked.luminance < VERY_DARK
+            if answerer is Answerer.MEASURE:
+                reply = say.colour(colour)
+                self._reply(context, frame, say.colour_in_the_dark(reply) if dark else reply)
+                return
+            measured = say.measured_colour(colour, dark)
         turn.framing = say.framing(checked.too_dark, checked.too_bright, checked.blurred)
         if checked.too_dark:
             self._reply(context, frame, " ".join(turn.framing))
             return
         reading = None
-        if self.engine.reader is not None and (channel is not Route.SCENE or vlm is None):
+        if self.engine.reader is not None and answerer in (Answerer.OCR, Answerer.MODEL_WITH_TEXT, Answerer.FACTS):
             reading = self._read(context, frame)
-        text_only = channel is Route.READ or channel is Route.DOCUMENT
-        if text_only and reading is None and vlm is None:
+        if answerer is Answerer.OCR and reading is None and vlm is None:
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
-        if text_only and reading is not None:
+        if answerer is Answerer.OCR and reading is not None:
             self._reply(context, frame, self._read_out(context, reading, channel))
         elif vlm is None:
             self._reply(context, frame, self._facts(context, frame, reading, checked))
         else:
-            if channel is Route.TEXT and reading is not None and not reading:
+            if answerer is Answerer.MODEL_WITH_TEXT and reading is not None and not reading:
                 turn.framing.append(say.no_text_hint)
             if turn.framing:
                 self._speak_reply(context, " ".join(turn.framing))
             question = turn.transcript
             if reading:
                 question = f"{question}\n\n{say.text_in_picture}{reading.text}"
+            if measured:
+                question = f"{question}\n\n{measured}"
             self._ask_vlm(vlm, context, frame, question)
 
     def _read(self, context: TurnContext, frame: Frame) -> Reading:
@@ -476,6 +483,7 @@ class Session:
         turn = context.turn
         turn.answer = text
         self._last_answer = text
+        self._last_by_model = False
         self.notify("sentence", text)
         self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame), frame)
         self._speak_reply(context, _for_speech(text))
@@ -538,6 +546,7 @@ class Session:
         elif name == "new_conversation":
             self.conversation.reset()
             self._image_urls.clear()
+            self._last_by_model = False
             reply = say.new_conversation
         elif name == "save_settings":
             if self.settings_path is None:
@@ -645,6 +654,7 @@ class Session:
         if not spoken.audible and not turn.interrupted:
             raise NoAnswerError(context.say.no_answer)
         self._last_answer = " ".join(spoken.sentences)
+        self._last_by_model = True
         self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
 
     # -- helpers ------------------------------------------------------------------------------------

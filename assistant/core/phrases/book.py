@@ -72,6 +72,10 @@ class Phrases(ABC):
     def colour(self, colour: Colour) -> str: ...
 
     @abstractmethod
+    def measured_colour(self, colour: Colour, dark: bool) -> str:
+        """Put after a colour question when the model answers it: the colour measured in the middle."""
+
+    @abstractmethod
     def colour_in_the_dark(self, sentence: str) -> str: ...
 
     @abstractmethod

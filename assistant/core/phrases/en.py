@@ -71,6 +71,10 @@ class English(Phrases):
     def colour(self, colour: Colour) -> str:
         return f"The middle of the picture is {colour.english}."
 
+    def measured_colour(self, colour: Colour, dark: bool) -> str:
+        unsure = " (it is very dark, so this may be wrong)" if dark else ""
+        return f"Measured colour in the middle of the picture: {colour.english}{unsure}."
+
     def colour_in_the_dark(self, sentence: str) -> str:
         return f"It is very dark, so I may be wrong. {sentence}"
 

@@ -66,6 +66,9 @@ class Chinese(Phrases):
     def colour(self, colour: Colour) -> str:
         return f"中间的颜色是{colour.chinese}。"
 
+    def measured_colour(self, colour: Colour, dark: bool) -> str:
+        return f"画面中间测得的颜色：{colour.chinese}{'（太暗了，可能不准）' if dark else ''}。"
+
     def colour_in_the_dark(self, sentence: str) -> str:
         return "太暗了，颜色可能不准。" + sentence
 
