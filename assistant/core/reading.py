@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CLEAR_SCORE = 0.9
+"""Text read with this mean confidence or more reads well."""
 MIN_SCORE = 0.6
 """Lines the engine is less sure of than this are dropped."""
 UNSURE_SCORE = 0.3
@@ -86,6 +88,12 @@ class Reading:
     def text(self) -> str:
         """Rows on lines of their own, blocks parted by an empty line."""
         return "\n\n".join(block.text for block in self.blocks)
+
+    @property
+    def reads_well(self) -> bool:
+        """Text was read, and read with confidence: then the picture is neither washed out nor blurred for it."""
+        lines = self.lines
+        return bool(lines) and sum(line.score for line in lines) / len(lines) >= CLEAR_SCORE
 
     def __bool__(self) -> bool:
         return bool(self.blocks)

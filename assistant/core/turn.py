@@ -418,6 +418,8 @@ class Session:
         reading = None
         if self.engine.reader is not None and answerer in (Answerer.OCR, Answerer.MODEL_WITH_TEXT, Answerer.FACTS):
             reading = self._read(context, frame)
+            if reading.reads_well:  # a white page, or faint print, that reads well needs no warning
+                turn.framing = [hint for hint in turn.framing if hint not in (say.washed_out, say.blurred)]
         if answerer is Answerer.OCR and reading is None and vlm is None:
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
         if answerer is Answerer.OCR and reading is not None:

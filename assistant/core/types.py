@@ -103,6 +103,9 @@ class QualityLimits:
     """The picture is washed out, too, when more than this share of it is pure white."""
     blur: float = 60.0
     """Variance of the Laplacian, on a 320-pixel-wide grey copy, below which the picture is blurred."""
+    fine_detail: float = 0.03
+    """Below four times `blur`, the picture is blurred, too, when its fine edges are less than this share of its
+    edges (see perception.fine_detail): shaken or out of focus, though its broad edges stay strong."""
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,27 @@ def sharpness(image: np.ndarray) -> float:
     return float(cv2.Laplacian(_small_grey(image), cv2.CV_64F).var())
 
 
+def fine_detail(image: np.ndarray) -> float:
+    """The share of the picture's edges that are fine: the Laplacian's variance over the gradient's energy. A
+    blurred or shaken picture keeps its broad edges and loses its fine ones, so this falls where the Laplacian
+    alone, on a picture with strong broad edges, can stay high."""
+    cv2 = import_cv2()
+    grey = _small_grey(image).astype(np.float32)
+    energy = float(np.mean(cv2.Sobel(grey, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(grey, cv2.CV_32F, 0, 1) ** 2))
+    if energy < 1.0:
+        return 1.0  # a bare surface: nothing to be blurred
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var()) / energy
+
+
 def quality(image: np.ndarray, limits: QualityLimits | None = None) -> Quality:
     limits = limits or QualityLimits()
     grey = _small_grey(image)
     light, sharp = luminance(grey), sharpness(grey)
     washed = light > limits.bright or float((grey >= 254).mean()) > limits.clipped
-    return Quality(light, sharp, light < limits.dark, washed, sharp < limits.blur)
+    # Fine detail decides between the blur limit and four times it: sharper than that, a picture is not blurred
+    # (bricks and bark have little fine detail, yet are sharp).
+    blurred = sharp < limits.blur or (sharp < 4 * limits.blur and fine_detail(grey) < limits.fine_detail)
+    return Quality(light, sharp, light < limits.dark, washed, blurred)
 
 
 def view_change(before: np.ndarray, after: np.ndarray) -> float:
