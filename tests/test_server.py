@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import io
@@ -643,3 +644,34 @@ def test_a_bad_early_picture_is_refused_plainly(
 ) -> None:
     reply = client.post("/api/sessions/early-bad/frame", files=files)
     assert reply.status_code == status and reply.json()["code"] == code
+
+
+def test_a_request_without_the_token_is_refused_before_its_body_is_read(service: Service) -> None:
+    app = create_app(service, token="s3cret")
+    read: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append({})
+        return {"type": "http.request", "body": b"-" * 65536, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/api/ask",
+        "raw_path": b"/api/ask",
+        "root_path": "",
+        "scheme": "http",
+        "query_string": b"",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", b"9000000")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 7860),
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 401
+    assert json.loads(sent[1]["body"])["code"] == "unauthorized"
+    assert read == [], "not a byte of the body was read"

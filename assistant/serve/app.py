@@ -144,30 +144,43 @@ _QUERY = APIKeyQuery(
 )
 
 
+def _refusal() -> UnauthorizedError:
+    return UnauthorizedError("This service needs its token: add ?token=… to the address, or an Authorization header.")
+
+
+def _offered(bearer: HTTPAuthorizationCredentials | None, header: str | None, query: str | None) -> str:
+    return bearer.credentials if bearer is not None else header or query or ""
+
+
 def _token_check(token: str) -> Callable[..., Any]:
-    """A dependency that refuses any request without the service's token, offered in any of three places."""
-    expected = token.encode()
+    """A dependency that refuses any request without the service's token, offered in any of three places. It
+    documents the three in the OpenAPI document; _Route asks the same before a body is read."""
 
     async def check(
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
         header: Annotated[str | None, Security(_HEADER)],
         query: Annotated[str | None, Security(_QUERY)],
     ) -> None:
-        offered = bearer.credentials if bearer is not None else header or query or ""
-        if not hmac.compare_digest(offered.encode(), expected):
-            raise UnauthorizedError(
-                "This service needs its token: add ?token=… to the address, or an Authorization header."
-            )
+        if not hmac.compare_digest(_offered(bearer, header, query).encode(), token.encode()):
+            raise _refusal()
 
     return check
 
 
 class _Route(APIRoute):
-    """FastAPI's route, which refuses a body whose Content-Length is over the route's limit with the service's own
-    JSON. FastAPI's limit counts the bytes as they are read, and its 413 then goes through the exception handlers;
-    but when the Content-Length already says too much, Starlette answers in plain text before any handler can."""
+    """FastAPI's route, which refuses, with the service's own JSON and before any of the body is read, a request
+    without the token and a body whose Content-Length is over the route's limit. FastAPI reads the body before it
+    runs the token's dependency; and when the Content-Length already says too much, Starlette answers in plain text
+    before any handler can (a body that turns out too large as it is read reaches the exception handlers)."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = getattr(scope["app"].state, "token", "")
+        if token:
+            request = Request(scope)
+            offered = _offered(await _BEARER(request), await _HEADER(request), await _QUERY(request))
+            if not hmac.compare_digest(offered.encode(), token.encode()):
+                await _error(_refusal())(scope, receive, send)
+                return
         declared = Headers(scope=scope).get("content-length", "")
         if self.max_body_size is not None and declared.isdigit() and int(declared) > self.max_body_size:
             await _error(_too_large(self.max_body_size))(scope, receive, send)
@@ -276,6 +289,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     # The body's limit is set on each route rather than on the app: Starlette's app-wide limit answers a
     # Content-Length over it in plain text, past every handler; a route's limit lets _Route answer first.
     app.router.route_class = _Route
+    app.state.token = token
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, error: AssistantError) -> JSONResponse:
