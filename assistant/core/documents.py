@@ -30,16 +30,21 @@ _FIELDS_ZH = ("字段", "表单", "填写")
 _COLON = re.compile(r"\s*[:：]\s*")
 
 _SIGNS = "$€£¥￥₩₹"
-_MONEY_WORDS = ("块钱", "元", "块", "圆", "RMB", "CNY", "USD", "EUR", "GBP", "JPY", "HKD", "yuan")
+_CODES = ("RMB", "CNY", "USD", "EUR", "GBP", "JPY", "HKD")
+"""Currency codes, written before the number ("RMB 5999") or after it."""
+_MONEY_WORDS = ("块钱", "元", "块", "圆", "yuan", *_CODES)
 _UNITS = (
     "pcs", "pc", "kg", "mg", "ml", "lbs", "lb", "oz", "g", "l", "x", "×",
     "公斤", "千克", "克", "斤", "个", "件", "瓶", "盒", "包", "只", "支", "袋", "箱", "份", "杯", "张", "本", "台",
 )  # fmt: skip
 _WORDS = "|".join(re.escape(word) for word in (*_MONEY_WORDS, *_UNITS))
-_AMOUNT = rf"(?:[{re.escape(_SIGNS)}]\s?|[x×]\s?)?-?\d+(?:[.,]\d+)*(?:\s?(?:[{re.escape(_SIGNS)}]|(?i:{_WORDS})))?"
+_SIGN = f"[{re.escape(_SIGNS)}]"
+_BEFORE = rf"(?:{_SIGN}|{'|'.join(_CODES)}|[x×])\s?"
+_AFTER = rf"\s?(?:{_SIGN}|(?i:{_WORDS}))"
+_AMOUNT = rf"(?:{_BEFORE})?-?\d+(?:[.,]\d+)*(?:{_AFTER})?"
 """A number as a cell holds one: an amount of money or a count, with its sign, currency word or unit if any."""
 _NUMBER_CELL = re.compile(_AMOUNT)
-_MONEY = re.compile(rf"[{re.escape(_SIGNS)}]|{'|'.join(re.escape(word) for word in _MONEY_WORDS)}|\d[.,]\d\d$", re.I)
+_MONEY = re.compile(rf"{_SIGN}|{'|'.join(re.escape(word) for word in _MONEY_WORDS)}|\d[.,]\d\d$", re.I)
 _TRAILING = re.compile(rf"(?P<item>.*?\S)(?:\s+|(?<=[\u3400-\u9fff]))(?P<value>{_AMOUNT})")
 """A line that ends in an amount after a space (or straight after a Chinese character): its item, then its value."""
 
