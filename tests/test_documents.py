@@ -1,9 +1,12 @@
 """Documents into JSON: real OCR on rendered tables and forms, then rows and columns by geometry."""
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import cv2
+import jsonschema_rs
 import numpy as np
 import pytest
 from renders import lines_at, render
@@ -129,6 +132,7 @@ CHINESE = "请列出表格中的三项产品名称及其价格。"
 CAFE = [("Coffee", "3.20"), ("Tea", "2.80"), ("Hot chocolate", "3.50")]
 SHOP = [("笔记本电脑", "5999元"), ("智能手机", "3999元"), ("平板电脑", "2999元")]
 """The write-up's document, without its header row."""
+PEOPLE = [("Ann", "Paris", "31"), ("Bob", "Rome", "42")]
 
 
 def _width(text: str) -> float:
@@ -154,6 +158,15 @@ def _two_boxes_a_row(rows: list[tuple[str, str]], top: float = 10) -> list[TextL
             _line(item, 0.99, 10, top + 50 * i, 10 + _width(item), top + 30 + 50 * i),
             _line(value, 0.99, 400, top + 50 * i, 400 + _width(value), top + 30 + 50 * i),
         )
+    ]
+
+
+def _columns(rows: list[tuple[str, ...]], lefts: tuple[int, ...] = (10, 200, 300, 400)) -> list[TextLine]:
+    """Rows of cells, each cell 80 pixels wide, its left edge at its column's."""
+    return [
+        _line(text, 0.99, left, 10 + 50 * i, left + 80, 40 + 50 * i)
+        for i, row in enumerate(rows)
+        for text, left in zip(row, lefts, strict=False)
     ]
 
 
@@ -258,12 +271,7 @@ def test_whole_numbers_are_quantities_and_a_second_amount_of_money_is_the_amount
         {"item": "Milk", "quantity": "2"},
         {"item": "Flour", "quantity": "500g"},
     ]
-    receipt = [("Coffee", "x2", "$3.20", "$6.40"), ("Tea", "x1", "$2.80", "$2.80")]
-    lines = [
-        _line(text, 0.99, left, 10 + 50 * i, left + 80, 40 + 50 * i)
-        for i, row in enumerate(receipt)
-        for text, left in zip(row, (10, 200, 300, 400), strict=True)
-    ]
+    lines = _columns([("Coffee", "x2", "$3.20", "$6.40"), ("Tea", "x1", "$2.80", "$2.80")])
     assert _valid(extract(layout(lines, 640, 480), ENGLISH)) == [
         {"item": "Coffee", "quantity": "x2", "price": "$3.20", "amount": "$6.40"},
         {"item": "Tea", "quantity": "x1", "price": "$2.80", "amount": "$2.80"},
@@ -276,20 +284,37 @@ def test_whole_numbers_are_quantities_and_a_second_amount_of_money_is_the_amount
     }
 
 
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        (("3.20", "12"), "price"),
+        (("€3,20", "3,50 €"), "price"),
+        (("RMB 5999", "RMB 12"), "price"),
+        (("12块", "8元"), "price"),
+        (("¥3999", "￥2999"), "price"),
+        (("£1", "£2"), "price"),
+        (("12", "3"), "quantity"),
+        (("x3", "2 kg"), "quantity"),
+        (("2个", "10瓶"), "quantity"),
+        (("1,000", "2.5"), "quantity"),
+    ],
+)
+def test_money_is_a_price_and_other_numbers_a_quantity(values: tuple[str, str], key: str) -> None:
+    """Money has a currency sign or word, or two decimal places; a number without either is a count."""
+    rows = list(zip(("Soap", "Rice"), values, strict=True))
+    for boxes in (_two_boxes_a_row(rows), _one_line_a_row(rows)):
+        expected = [{"item": item, key: value} for item, value in rows]
+        assert _valid(extract(layout(boxes, 640, 480), ENGLISH)) == expected
+
+
 def test_label_value_lines_stay_one_object_and_a_table_nothing_can_name_stays_lists() -> None:
     form = [
         _line(text, 0.99, 10, 10 + 50 * i, 300, 40 + 50 * i) for i, text in enumerate(["Name: Jane", "Total: $12.00"])
     ]
     document = extract(layout(form, 640, 480), ENGLISH)
     assert (document.kind, _valid(document)) == ("fields", {"Name": "Jane", "Total": "$12.00"})
-    people = [("Ann", "Paris", "31"), ("Bob", "Rome", "42")]
-    lines = [
-        _line(text, 0.99, left, 10 + 50 * i, left + 80, 40 + 50 * i)
-        for i, row in enumerate(people)
-        for text, left in zip(row, (10, 200, 400), strict=True)
-    ]
-    document = extract(layout(lines, 640, 480), ENGLISH)
-    assert _valid(document) == [list(row) for row in people], "two text columns: neither can be named"
+    document = extract(layout(_columns(PEOPLE), 640, 480), ENGLISH)
+    assert _valid(document) == [list(row) for row in PEOPLE], "two text columns: the second cannot be named"
 
 
 def test_a_title_above_a_list_read_one_line_a_row_is_not_a_row() -> None:
@@ -316,3 +341,39 @@ def test_a_long_table_is_summarised_by_its_first_rows_and_kept_whole() -> None:
     assert summary(document, BOOKS["en"]).endswith("Item 7, 7.00; and 2 more.")
     assert summary(document, BOOKS["zh"]).endswith("；还有2项。")
     assert summary(Document("lines", []), BOOKS["en"]) == "Nothing could be read."
+
+
+def _readme_schema() -> dict[str, Any]:
+    """The JSON Schema of a document, as README.md's reading section gives it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```json\n(.*?)\n```", readme, re.S) if '"title": "document"' in b]
+    schema: dict[str, Any] = json.loads(block)
+    return schema
+
+
+def test_every_kind_of_document_fits_the_readmes_schema() -> None:
+    schema = _readme_schema()
+    alternatives = {part["title"]: part for part in schema["anyOf"]}
+
+    def fits(title: str, data: object) -> bool:
+        return bool(jsonschema_rs.validator_for({**alternatives[title], "$defs": schema["$defs"]}).is_valid(data))
+
+    named = extract(layout(_one_line_a_row(SHOP), 640, 480), CHINESE)
+    damaged = [line for line in _two_boxes_a_row(CAFE) if line.text != "2.80"]
+    with_null = extract(layout(damaged, 640, 480), ENGLISH)
+    unnamed = extract(layout(_columns(PEOPLE), 640, 480), ENGLISH)
+    form = extract(layout(_columns([("Name: Jane",), ("Phone:",)]), 640, 480), ENGLISH)
+    lines = extract(layout([_line("just a line", 0.9, 10, 10, 200, 40)], 640, 480), ENGLISH)
+    for title, document in [
+        ("table with named fields", named),
+        ("table with named fields", with_null),
+        ("table whose fields could not be named", unnamed),
+        ("form", form),
+        ("lines", lines),
+    ]:
+        data = _valid(document)
+        assert fits(title, data), (title, data)
+        assert jsonschema_rs.validator_for(schema).is_valid(data)
+        assert jsonschema_rs.validator_for({**schema["$defs"]["unreadable"]}).is_valid(document.unreadable)
+    assert with_null.unreadable == ["row 2, price"] and form.unreadable == ["Phone"]
+    assert not jsonschema_rs.validator_for(schema).is_valid([{"item": 3.2}]), "every value is text or null"
