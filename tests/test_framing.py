@@ -68,6 +68,7 @@ def reader() -> TextReader:
     return TextReader()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("picture", "measured", "hint", "heard"),
     [

@@ -92,6 +92,7 @@ def test_without_a_model_it_says_what_it_knows_for_sure(
     assert read_wav(sink.written[0]).duration_s > 3
 
 
+@pytest.mark.slow
 def test_without_a_model_a_chinese_question_gets_a_chinese_answer(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:
