@@ -58,10 +58,6 @@ def _side_by_side(first: Callable[[], object], second: Callable[[], object]) -> 
     return times["first"], times["second"]
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -101,8 +97,8 @@ def main() -> int:
             encoded = [_ms(encode) for _ in range(args.repeats)]
             beside = [_side_by_side(lambda w=whisper: w.transcribe(question), encode) for _ in range(args.repeats)]
             print(
-                f"{threads:>8}{encoder_threads:>8}{_median(alone):>11.0f}{_median(encoded):>14.0f}"
-                f"{_median([b[0] for b in beside]):>12.0f}{_median([b[1] for b in beside]):>15.0f}",
+                f"{threads:>8}{encoder_threads:>8}{statistics.median(alone):>11.0f}{statistics.median(encoded):>14.0f}"
+                f"{statistics.median([b[0] for b in beside]):>12.0f}{statistics.median([b[1] for b in beside]):>15.0f}",
                 flush=True,
             )
         vlm.close()
@@ -138,8 +134,8 @@ def main() -> int:
             tts, _ = _side_by_side(speak, lambda rates=rates: rates.append(decode()))
             beside.append(tts)
         print(
-            f"{threads:>15}{_median(tts_alone):>11.0f}{_median(rate_alone):>13.1f}"
-            f"{_median(beside):>12.0f}{_median(rates):>14.1f}",
+            f"{threads:>15}{statistics.median(tts_alone):>11.0f}{statistics.median(rate_alone):>13.1f}"
+            f"{statistics.median(beside):>12.0f}{statistics.median(rates):>14.1f}",
             flush=True,
         )
     vlm.close()
