@@ -140,3 +140,23 @@ def test_infer_answers_exactly_the_rows(client: TestClient, name: str) -> None:
     assert reply.json() == {"text": case.answer, "document": case.expected}
     upload = client.post("/infer", data={"prompt": case.question}, files={"image": ("list.png", png, "image/png")})
     assert upload.json() == {"text": case.answer, "document": case.expected}
+
+
+@pytest.mark.slow
+def test_a_damaged_cell_is_null_in_the_reply_and_named_as_unreadable(client: TestClient) -> None:
+    prices = [("Product", "Price"), ("Apple", "$1.20"), ("Bread", "$2.50"), ("Milk", "$0.99")]
+    image = render(
+        [piece for i, (a, b) in enumerate(prices) for piece in ((a, 100, 120 + i * 90), (b, 700, 120 + i * 90))], 40
+    )
+    image[290:370, 690:900] = cv2.GaussianBlur(image[290:370, 690:900], (0, 0), 7)  # Bread's price, smudged
+    picture = base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()
+    reply = client.post("/infer", json={"prompt": "List the products and their prices.", "image_base64": picture})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["document"] == [
+        {"Product": "Apple", "Price": "$1.20"},
+        {"Product": "Bread", "Price": None},
+        {"Product": "Milk", "Price": "$0.99"},
+    ]
+    assert body["unreadable"] == ["row 2, Price"]
+    assert "Bread, Price unreadable" in body["text"]

@@ -457,7 +457,7 @@ class Session:
             return " ".join(turn.framing)
         if channel is Route.DOCUMENT:
             document = documents.extract(reading, turn.transcript)
-            turn.document = document.data
+            turn.document, turn.unreadable = document.data, document.unreadable
             body = documents.summary(document, context.say)
         else:
             body = reading.text

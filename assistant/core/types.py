@@ -89,6 +89,8 @@ class Turn:
     """The text OCR read in the picture, when it was read."""
     document: Any = None
     """The document asked for, as JSON-ready data: a list of rows or an object of fields."""
+    unreadable: list[str] = field(default_factory=list)
+    """Where the document's values are null, in words ("row 2, price")."""
     framing: list[str] = field(default_factory=list)
     """What was wrong with the picture (too dark, blurred, text cut off), as spoken."""
 

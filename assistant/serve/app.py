@@ -49,6 +49,7 @@ class InferRequest(BaseModel):
 class InferReply(BaseModel):
     text: str
     document: Any = Field(None, description="For 'list the prices' or 'extract the fields': the JSON read.")
+    unreadable: list[str] | None = Field(None, description="Where the document's values are null, in words.")
 
 
 class SettingsReply(BaseModel):
@@ -67,6 +68,7 @@ class AskReply(BaseModel):
     route: str | None = Field(None, description="What answered: read, document, text, light, colour or scene.")
     text_read: str | None = Field(None, description="The text read in the picture, exactly, when it was read.")
     document: Any = Field(None, description="The document asked for, whole: a list of rows or an object of fields.")
+    unreadable: list[str] | None = Field(None, description="Where the document's values are null, in words.")
     framing: list[str] = Field([], description="Hints about the picture: too dark, blurred, text cut off…")
     image_sha256: str | None = Field(None, description="The sha256 of the picture's copy the model was given.")
     image_tokens: int | None = Field(None, description="The image tokens the model's encoder made of it.")
@@ -369,7 +371,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         turn = await run_in_threadpool(service.wait, future, control)
         if turn.error:
             raise _turn_error(turn)
-        return InferReply(text=turn.answer, document=turn.document)
+        return InferReply(text=turn.answer, document=turn.document, unreadable=turn.unreadable or None)
 
     async def ask_form(
         audio: Annotated[UploadFile | None, File(description="The question, spoken: WAV, WebM, Ogg, MP3…")] = None,
@@ -516,6 +518,7 @@ def _reply_json(reply: Reply, audio_inline: bool) -> dict[str, Any]:
         route=turn.route,
         text_read=turn.text_read,
         document=turn.document,
+        unreadable=turn.unreadable or None,
         framing=turn.framing,
         image_sha256=turn.image_sha256,
         image_tokens=turn.image_tokens,
