@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives bes
 from assistant.core.types import Frame
 from assistant.see.camera import encode_jpeg, prepare_frame
 from assistant.think.vlm import LocalVisionChat, usable_cores
-from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 
 
 def _context(mmproj: Path, model: Any, max_tokens: int) -> Any:
@@ -76,8 +76,7 @@ def main() -> int:
     import llama_cpp.mtmd_cpp as mtmd
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--models-out", type=Path, default=default_out_dir())
+    add_pair_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     pair = write_shape_vlm(args.models_out, args.scale)

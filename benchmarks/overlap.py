@@ -28,13 +28,12 @@ from assistant.core.types import Frame
 from assistant.hear.audio import WavFileSource
 from assistant.see.camera import frame_data_url
 from assistant.think.vlm import LocalVisionChat, usable_cores
-from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--models-out", type=Path, default=default_out_dir())
+    add_pair_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     pair = write_shape_vlm(args.models_out, args.scale)

@@ -32,7 +32,7 @@ from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.camera import frame_data_url, prepare_frame
 from assistant.think.models import whisper_path
 from assistant.think.vlm import LocalVisionChat, usable_cores
-from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 
 QUESTION = "Could you tell me what is in front of me right now?"
 FIRST_SENTENCE = "A white mug stands on the table, about an arm's length ahead."
@@ -60,8 +60,7 @@ def _side_by_side(first: Callable[[], object], second: Callable[[], object]) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--models-out", type=Path, default=default_out_dir())
+    add_pair_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     pair = write_shape_vlm(args.models_out, args.scale)

@@ -23,7 +23,7 @@ from assistant.core.conversation import SYSTEM_PROMPT
 from assistant.core.types import Frame
 from assistant.see.camera import frame_data_url
 from assistant.think.vlm import LocalVisionChat, usable_cores
-from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 from tools.tiny_vlm import TinyVLMPair
 
 
@@ -63,8 +63,7 @@ def _measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--models-out", type=Path, default=default_out_dir())
+    add_pair_arguments(parser)
     parser.add_argument("--prompt-tokens", type=int, default=400)
     parser.add_argument("--decode-tokens", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)

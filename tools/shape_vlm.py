@@ -94,6 +94,12 @@ def default_out_dir() -> Path:
     return Path(cache) / "assistant" / "shape-models"
 
 
+def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    """--scale and --models-out, for the benchmarks that run on the pair."""
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the layers to keep: 0.25, 0.5, 1.0")
+    parser.add_argument("--models-out", type=Path, default=default_out_dir(), help="where the pair is cached")
+
+
 def scaled(shape: Shape, scale: float) -> Shape:
     """`shape` with `scale` of its text and vision layers, deepstack layers spread as in the original."""
     if not 0 < scale <= 1:
