@@ -119,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in {"-h", "--help"}):
         args_list.insert(0, "run")
     args = build_parser().parse_args(args_list)
+    if args.command in {"run", "ask", "serve", "doctor"}:
+        from assistant.think.native import load_llama_cpp
+
+        load_llama_cpp()
     try:
         config = _config(args)
         _setup_logging(config.log.verbose)

@@ -210,8 +210,8 @@ def list_models(config: Config) -> int:
         say(f"  {path}")
     pair = vlm_pair(config)
     say("Vision model:")
-    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'session models pull' when online.")
-    say("Vision models in the catalog ('session models pull NAME'):")
+    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'assistant models pull' when online.")
+    say("Vision models in the catalog ('assistant models pull NAME'):")
     for entry in load_catalog(Path(config.paths.models_dir)):
         say(f"  {entry.name}{' (default)' if entry.default else ''}: {entry.description}, from {entry.repo}")
     return 0

@@ -130,8 +130,10 @@ class LocalVisionChat:
         verbose: bool = False,
         keep_prefix: bool = True,
         logit_bias: dict[int, float] | None = None,
+        n_gpu_layers: int = 0,
     ) -> None:
-        """keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only what is
+        """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
+        llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only what is
         new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those tokens'
         logits at every step."""
         self.model_info = inspect_gguf(model, "model")
@@ -165,6 +167,7 @@ class LocalVisionChat:
                 n_batch=n_batch,
                 n_ubatch=min(n_ubatch, n_batch),
                 use_mmap=use_mmap,
+                n_gpu_layers=n_gpu_layers,
                 seed=seed,
                 verbose=verbose,
             )
