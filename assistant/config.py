@@ -46,7 +46,8 @@ class ButtonConfig:
 @dataclass(frozen=True)
 class SttConfig:
     whisper: str = _doc("", "faster-whisper model folder; empty for models/whisper-tiny.en or the bundled one.")
-    compute_type: str = _doc("int8", "CTranslate2 compute type.")
+    compute_type: str = _doc("int8", "CTranslate2 compute type on the CPU.")
+    device: str = _doc("auto", "cpu, cuda, or auto: CUDA when CTranslate2 finds a GPU and it works, else the CPU.")
     beam_size: int = _doc(1, "Beam size; 1 is greedy and fastest.")
     language: str = _doc("", "Spoken language code; empty means 'en' for .en models and auto-detect otherwise.")
     vad: bool = _doc(True, "Skip silence with faster-whisper's bundled Silero VAD.")
@@ -74,6 +75,9 @@ class OcrConfig:
 class VlmConfig:
     model: str = _doc("", "Text model .gguf; empty picks the pair found in models_dir.")
     mmproj: str = _doc("", "Vision projector (mmproj) .gguf matching the model.")
+    tier: str = _doc("auto", "Of the pulled models, which to use: auto (for this machine), fast, balanced or best.")
+    quant: str = _doc("", "Quantisation for the tier's model: Q4_0, Q4_K_M, Q8_0 or F16; empty lets the tier choose.")
+    n_gpu_layers: int = _doc(-1, "Text-model layers on the GPU; -1 for all. Used only when llama.cpp has a GPU.")
     n_ctx: int = _doc(4096, "Context length in tokens; history is trimmed to fit with room for the answer.")
     n_threads: int = _doc(0, "CPU threads; 0 uses one for each core this process may run on.")
     n_batch: int = _doc(512, "Prompt tokens evaluated per batch.")

@@ -43,7 +43,8 @@ from assistant.core.types import Frame, PromptCost
 from assistant.hear.audio import WavFileSource, read_audio_file
 from assistant.hear.keys import ScriptedKeys
 from assistant.speak.sinks import wav_bytes
-from assistant.think.vlm import LocalVisionChat, usable_cores
+from assistant.think.machine import usable_cores
+from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import write_shape_vlm
 
 

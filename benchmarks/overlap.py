@@ -27,7 +27,8 @@ from assistant.config import Config
 from assistant.core.types import Frame
 from assistant.hear.audio import WavFileSource
 from assistant.see.camera import frame_data_url
-from assistant.think.vlm import LocalVisionChat, usable_cores
+from assistant.think.machine import usable_cores
+from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 
 

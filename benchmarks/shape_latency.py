@@ -42,8 +42,9 @@ from assistant.core.types import Frame
 from assistant.hear.audio import WavFileSource
 from assistant.hear.keys import ScriptedKeys
 from assistant.speak.sinks import WavFileSink, wav_bytes
+from assistant.think.machine import usable_cores
 from assistant.think.models import voice_path, whisper_path
-from assistant.think.vlm import LocalVisionChat, usable_cores
+from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import default_out_dir, write_shape_vlm
 
 ANSWER = (

@@ -30,8 +30,9 @@ from assistant.config import Config
 from assistant.core.types import AudioClip, Frame
 from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.camera import frame_data_url, prepare_frame
+from assistant.think.machine import usable_cores
 from assistant.think.models import whisper_path
-from assistant.think.vlm import LocalVisionChat, usable_cores
+from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 
 QUESTION = "Could you tell me what is in front of me right now?"

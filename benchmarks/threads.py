@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives bes
 from assistant.core.conversation import SYSTEM_PROMPT
 from assistant.core.types import Frame
 from assistant.see.camera import frame_data_url
-from assistant.think.vlm import LocalVisionChat, usable_cores
+from assistant.think.machine import usable_cores
+from assistant.think.vlm import LocalVisionChat
 from tools.shape_vlm import add_pair_arguments, write_shape_vlm
 from tools.tiny_vlm import TinyVLMPair
 

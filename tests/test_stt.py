@@ -7,9 +7,9 @@ import pytest
 from helpers import normalise
 
 from assistant.core.types import AudioClip
-from assistant.errors import ModelError
+from assistant.errors import BadInputError, ModelError
 from assistant.hear.audio import read_audio_file
-from assistant.hear.stt import WhisperTranscriber
+from assistant.hear.stt import SttOptions, WhisperTranscriber
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,15 @@ def test_a_damaged_whisper_model_names_the_folder(tmp_path: Path, whisper_dir: P
     (broken / "model.bin").write_bytes(b"\0" * 1000)
     with pytest.raises(ModelError, match=r"broken-whisper is damaged"):
         WhisperTranscriber(broken)
+
+
+def test_speech_recognition_stays_on_the_cpu_without_cuda_and_says_so_when_cuda_is_asked_for(
+    whisper_dir: Path,
+) -> None:
+    # this machine has no GPU: auto takes the CPU, and asking for CUDA is refused in plain words
+    assert WhisperTranscriber(whisper_dir, SttOptions(device="auto")).device == "cpu"
+    with pytest.raises(ModelError, match="Speech recognition cannot run on CUDA here") as error:
+        WhisperTranscriber(whisper_dir, SttOptions(device="cuda"))
+    assert "stt.device" in error.value.fix
+    with pytest.raises(BadInputError, match=r"stt\.device is 'tpu'"):
+        WhisperTranscriber(whisper_dir, SttOptions(device="tpu"))

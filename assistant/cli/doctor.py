@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.config import Config
 from assistant.errors import AssistantError, ModelError, ReadingOffError
@@ -12,7 +13,9 @@ from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.camera import OpenCVCamera, frame_source
 from assistant.speak.sinks import SpeakerSink
 from assistant.speak.tts import PiperSynthesizer
-from assistant.think.models import vlm_pair, voice_path, whisper_path
+from assistant.think.catalog import choose, load_catalog
+from assistant.think.machine import Machine, detect_machine
+from assistant.think.models import find_vlm, voice_path, whisper_path
 from assistant.think.vlm import VISION_ARCHS, inspect_gguf
 
 NO_VLM = (
@@ -46,9 +49,9 @@ def _check(name: str, required: bool, probe: Callable[[], str]) -> Check:
 
 def _whisper(config: Config) -> str:
     path = whisper_path(config)
-    transcriber = WhisperTranscriber(path, SttOptions(compute_type=config.stt.compute_type))
+    transcriber = WhisperTranscriber(path, SttOptions(compute_type=config.stt.compute_type, device=config.stt.device))
     kind = "English only" if transcriber.language == "en" else "multilingual"
-    return f"{path} ({kind})"
+    return f"{path} ({kind}, on the {'GPU (CUDA)' if transcriber.device == 'cuda' else 'CPU'})"
 
 
 def _voice(config: Config) -> str:
@@ -57,22 +60,38 @@ def _voice(config: Config) -> str:
     return f"{path} ({synthesizer.sample_rate} Hz)"
 
 
-def _vlm(config: Config) -> Check:
+def _vlm(config: Config, machine: Machine) -> Check:
     """A broken or half-given pair is missing; no pair at all is a mode the assistant runs in."""
     try:
-        pair = vlm_pair(config)
-        if pair is None:
-            return Check("vision model", False, NO_VLM.format(models_dir=config.paths.models_dir), required=False)
-        model = inspect_gguf(pair.model, "model")
-        mmproj = inspect_gguf(pair.mmproj, "mmproj")
+        found = find_vlm(config, machine)
+        if found is None:
+            choice = choose(load_catalog(Path(config.paths.models_dir)), machine, config.vlm.tier, config.vlm.quant)
+            advice = f" For this machine, vlm.tier {config.vlm.tier} would choose {choice.label}: {choice.reason}."
+            return Check(
+                "vision model", False, NO_VLM.format(models_dir=config.paths.models_dir) + advice, required=False
+            )
+        model = inspect_gguf(found.pair.model, "model")
+        mmproj = inspect_gguf(found.pair.mmproj, "mmproj")
     except AssistantError as e:
         return Check("vision model", False, e.spoken())
     family = VISION_ARCHS.get(model.arch, f"architecture {model.arch}, untested")
     return Check(
         "vision model",
         True,
-        f"{model.name or pair.model.name} ({family}) with {pair.mmproj.name} ({mmproj.projector or 'clip'})",
+        f"{model.name or found.pair.model.name} ({family}) with {found.pair.mmproj.name} "
+        f"({mmproj.projector or 'clip'}), used because {found.why}. "
+        "To change it: set vlm.tier (auto, fast, balanced, best) and vlm.quant, or vlm.model and vlm.mmproj; "
+        "'assistant models' lists the catalog",
     )
+
+
+def _compute(config: Config, machine: Machine) -> str:
+    """Where the vision model runs."""
+    if not machine.gpus:
+        return f"the CPU: {machine.describe()}; llama.cpp was built without a GPU backend, or sees no GPU"
+    layers = "every layer" if config.vlm.n_gpu_layers < 0 else f"{config.vlm.n_gpu_layers} layers"
+    gpu = machine.gpus[0]
+    return f"{gpu.name} ({gpu.description}) with {layers} of the text model; {machine.describe()}"
 
 
 def _ocr(config: Config) -> str:
@@ -111,10 +130,12 @@ def _camera(config: Config) -> str:
 
 def run_checks(config: Config) -> list[Check]:
     audio = config.audio
+    machine = detect_machine()
     return [
         _check("speech recognition", True, lambda: _whisper(config)),
         _check("voice", True, lambda: _voice(config)),
-        _vlm(config),
+        _vlm(config, machine),
+        _check("vision compute", False, lambda: _compute(config, machine)),
         _check("text reading", False, lambda: _ocr(config)),
         _check("sound library", True, _portaudio),
         _check("microphone", False, MicrophoneSource(audio.input_device).check),

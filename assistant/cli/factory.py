@@ -30,7 +30,9 @@ _LOGGER = logging.getLogger(__name__)
 def make_transcriber(config: Config) -> WhisperTranscriber:
     stt = config.stt
     hotwords = HOTWORDS if stt.command_hints else ""
-    options = SttOptions(stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads, hotwords)
+    options = SttOptions(
+        stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads, hotwords, device=stt.device
+    )
     return WhisperTranscriber(whisper_path(config), options)
 
 
@@ -53,6 +55,7 @@ def make_vision_chat(config: Config) -> LocalVisionChat | None:
         n_batch=vlm.n_batch,
         n_ubatch=vlm.n_ubatch,
         use_mmap=vlm.use_mmap,
+        n_gpu_layers=vlm.n_gpu_layers,
         seed=vlm.seed,
         verbose=config.log.verbose,
     )

@@ -13,6 +13,8 @@ from typing import Any
 from assistant.cli.console import say
 from assistant.config import Config, config_path, describe_settings, load_config
 from assistant.errors import AssistantError
+from assistant.think.catalog import QUANTS
+from assistant.think.hubs import SOURCES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", parents=[common], help="list vision and speech models; 'pull' fetches one")
     models.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
-    models.add_argument("name", nargs="?", help="catalog name for 'pull' (default: the catalog's default)")
+    models.add_argument("name", nargs="?", help="catalog name for 'pull' (default: the one chosen for this machine)")
+    models.add_argument("--quant", choices=QUANTS, default="", help="for 'pull': the quantisation")
+    models.add_argument("--source", choices=SOURCES, default=SOURCES[0], help="for 'pull': the model hub")
 
     commands.add_parser("voices", parents=[common], help="list installed voices")
     return parser
@@ -145,7 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "models":
             from assistant.cli.runner import list_models, pull_model
 
-            return pull_model(config, args.name) if args.action == "pull" else list_models(config)
+            if args.action == "pull":
+                return pull_model(config, args.name, args.quant, args.source)
+            return list_models(config)
         from assistant.cli.runner import list_voices
 
         return list_voices(config)

@@ -22,7 +22,10 @@ from assistant.hear.audio import MicrophoneSource, WavFileSource
 from assistant.hear.keys import KeySource, ScriptedKeys, TerminalKeys
 from assistant.see.camera import BurstSource, ImageFileSource, OpenCVCamera, frame_source
 from assistant.speak.sinks import SpeakerSink, WavFileSink
-from assistant.think.models import catalog_entry, installed_voices, installed_whispers, load_catalog, pull, vlm_pair
+from assistant.think.catalog import TIERS, catalog_entry, choose, load_catalog
+from assistant.think.hubs import pull
+from assistant.think.machine import detect_machine
+from assistant.think.models import find_vlm, installed_voices, installed_whispers
 
 
 class DiscardSink:
@@ -208,19 +211,35 @@ def list_models(config: Config) -> int:
     say("Speech recognition models:")
     for path in installed_whispers(config):
         say(f"  {path}")
-    pair = vlm_pair(config)
+    models_dir = Path(config.paths.models_dir)
+    machine = detect_machine()
+    found = find_vlm(config, machine)
     say("Vision model:")
-    say(f"  {pair.model} with {pair.mmproj}" if pair else "  none installed. Run 'assistant models pull' when online.")
-    say("Vision models in the catalog ('assistant models pull NAME'):")
-    for entry in load_catalog(Path(config.paths.models_dir)):
-        say(f"  {entry.name}{' (default)' if entry.default else ''}: {entry.description}, from {entry.repo}")
+    say(f"  {found.pair.model} with {found.pair.mmproj}: {found.why}." if found else "  none installed.")
+    entries = load_catalog(models_dir)
+    say("Vision models in the catalog, by tier ('assistant models pull NAME [--quant Q] [--source modelscope]'):")
+    for entry in sorted(entries, key=lambda e: (TIERS.index(e.tier), e.size_gb(e.quant))):
+        sizes = ", ".join(
+            f"{quant} {entry.size_gb(quant):.1f} GB{' (default)' if quant == entry.quant else ''}"
+            for quant in entry.quants
+        )
+        say(f"  {entry.tier}: {entry.name}: {entry.description}. With its mmproj: {sizes}.")
+    choice = choose(entries, machine, config.vlm.tier, config.vlm.quant)
+    say(f"This machine: {machine.describe()}.")
+    say(f"For it, vlm.tier {config.vlm.tier} chooses {choice.label}: {choice.reason}.")
     return 0
 
 
-def pull_model(config: Config, name: str | None) -> int:
+def pull_model(config: Config, name: str | None, quant: str, source: str) -> int:
+    """Pull the named entry, or the one vlm.tier chooses for this machine."""
     models_dir = Path(config.paths.models_dir)
-    entry = catalog_entry(models_dir, name)
-    pair = pull(entry, models_dir, say)
+    if name is None:
+        choice = choose(load_catalog(models_dir), detect_machine(), config.vlm.tier, quant or config.vlm.quant)
+        say(f"For this machine: {choice.label}, as {choice.reason}.")
+        entry, quant = choice.entry, choice.quant
+    else:
+        entry = catalog_entry(models_dir, name)
+    pair = pull(entry, models_dir, say, quant, source)
     say(f"Ready: {pair.model.name} with {pair.mmproj.name} in {pair.model.parent}.")
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from assistant.core.presets import Preset
 from assistant.core.types import PromptCost
 from assistant.errors import ModelError
+from assistant.think.machine import usable_cores
 from assistant.think.mtmd_chat import offline_handler_class, prefix_reusing_handler_class
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,14 +80,6 @@ def inspect_gguf(path: Path, role: str) -> GgufInfo:
     return info
 
 
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 _MTMD_LOG_CALLBACK: Any = None
 """Kept referenced: llama.cpp calls it for as long as the process lives."""
 
@@ -133,9 +125,9 @@ class LocalVisionChat:
         n_gpu_layers: int = 0,
     ) -> None:
         """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
-        llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only what is
-        new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those tokens'
-        logits at every step."""
+        llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only
+        what is new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those
+        tokens' logits at every step."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
         if self.model_info.name.startswith(("tiny-random-", "random-")):
