@@ -1,4 +1,4 @@
-"""The vision-language model: a Qwen-VL GGUF pair (text model + mmproj) through llama-cpp-python's mtmd."""
+"""The vision-language model: a GGUF pair (text model + mmproj: Qwen-VL or LFM2-VL) through llama-cpp-python's mtmd."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PIXELS_PER_TOKEN = 32
 """Qwen3-VL: 16-pixel patches, merged 2 by 2 into one token."""
-VISION_ARCHS = {"qwen2vl": "Qwen2.5-VL", "qwen3vl": "Qwen3-VL", "qwen3vlmoe": "Qwen3-VL MoE"}
+VISION_ARCHS = {"qwen2vl": "Qwen2.5-VL", "qwen3vl": "Qwen3-VL", "qwen3vlmoe": "Qwen3-VL MoE", "lfm2": "LFM2-VL"}
 GGUF_MAGIC = b"GGUF"
 
 
@@ -69,7 +69,12 @@ def inspect_gguf(path: Path, role: str) -> GgufInfo:
         raise ModelError(f"The {what} file {path} is damaged or not a GGUF file.", fix) from e
     arch = _field_text(reader, "general.architecture")
     patch = _field_int(reader, "clip.vision.patch_size")
-    merge = _field_int(reader, "clip.vision.spatial_merge_size") or 2
+    # Qwen merges 2 x 2 patches into a token; LFM2 calls it the projector's scale factor
+    merge = (
+        _field_int(reader, "clip.vision.spatial_merge_size")
+        or _field_int(reader, "clip.vision.projector.scale_factor")
+        or 2
+    )
     info = GgufInfo(
         path, arch, _field_text(reader, "general.name"), _field_text(reader, "clip.projector_type"), patch * merge
     )
@@ -107,7 +112,7 @@ _GGML_LOG_LEVEL_ERROR = 3
 
 
 class LocalVisionChat:
-    """A Qwen2.5-VL or Qwen3-VL GGUF pair answering with the GGUF's own chat template."""
+    """A Qwen2.5-VL, Qwen3-VL or LFM2-VL GGUF pair answering with the GGUF's own chat template."""
 
     def __init__(
         self,
