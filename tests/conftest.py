@@ -16,7 +16,7 @@ from assistant.config import Config
 from assistant.hear.stt import WhisperTranscriber
 from assistant.speak.tts import PiperSynthesizer, SpeechOptions
 from assistant.think.models import bundled_voice, bundled_whisper
-from tools.tiny_vlm import TinyVLMPair, write_tiny_vlm
+from tools.tiny_vlm import FAMILIES, TinyVLMPair, write_tiny_vlm
 
 QUESTION = "What is in front of me?"
 
@@ -65,7 +65,7 @@ def transcriber(whisper_dir: Path) -> WhisperTranscriber:
 @pytest.fixture(scope="session")
 def tiny_pairs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyVLMPair]:
     out = tmp_path_factory.mktemp("tiny-vlm")
-    return {family: write_tiny_vlm(out / family, family) for family in ("qwen2.5-vl", "qwen3-vl")}
+    return {family: write_tiny_vlm(out / family, family) for family in FAMILIES}
 
 
 @pytest.fixture(scope="session")
