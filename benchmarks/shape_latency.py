@@ -42,10 +42,12 @@ from assistant.core.types import Frame
 from assistant.hear.audio import WavFileSource
 from assistant.hear.keys import ScriptedKeys
 from assistant.speak.sinks import WavFileSink, wav_bytes
+from assistant.think.catalog import bundled_catalog, load_catalog
 from assistant.think.machine import usable_cores
 from assistant.think.models import voice_path, whisper_path
 from assistant.think.vlm import LocalVisionChat
-from tools.shape_vlm import default_out_dir, write_shape_vlm
+from tools.shape_vlm import MMPROJ_QUANTS, QUANT_BITS, SHAPES, default_out_dir, write_shape_vlm
+from tools.tiny_vlm import TinyVLMPair
 
 ANSWER = (
     "A white mug stands on the table, about an arm's length ahead. It is half full of coffee. "
@@ -211,7 +213,7 @@ def _round(parts: dict[str, Any], chat: SteeredChat, folder: Path, wavs: list[Pa
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    pair = write_shape_vlm(args.models_out, args.scale)
+    pair = shape_pair(args)
     print(f"model pair ready in {time.perf_counter() - started:.0f} s: {pair.model.name}, {pair.mmproj.name}")
     model_mb = (pair.model.stat().st_size + pair.mmproj.stat().st_size) / 2**20
     model_mb += sum(path.stat().st_size for path in whisper_path(Config()).rglob("*") if path.is_file()) / 2**20
@@ -323,14 +325,26 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
 
+def shape_pair(args: argparse.Namespace) -> TinyVLMPair:
+    """The --model-shape pair at --quant, by default the quant the catalog pulls for the model of that name."""
+    quant = args.quant or next(e.quant for e in load_catalog(bundled_catalog().parent) if e.name == args.model_shape)
+    return write_shape_vlm(
+        args.models_out, args.scale, shape=args.model_shape, quant=quant, mmproj_quant=args.mmproj_quant
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-shape",
-        choices=["qwen3-vl-2b"],
+        choices=SHAPES,
         help="benchmark a random-weight model of this real size (written and cached on first use) turn by "
         "turn, keeping the KV prefix against from scratch",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="with --model-shape: fraction of the layers")
+    parser.add_argument(
+        "--quant", choices=QUANT_BITS, help="with --model-shape: the text model's quant (default: the catalog's)"
+    )
+    parser.add_argument("--mmproj-quant", choices=MMPROJ_QUANTS, default="F16", help="with --model-shape")
     parser.add_argument("--rounds", type=int, default=2, help="with --model-shape: conversations per path")
     parser.add_argument("--answer-tokens", type=int, default=40, help="with --model-shape: tokens per answer")
     parser.add_argument("--threads", type=int, default=0, help="with --model-shape: n_threads, 0 for every core")

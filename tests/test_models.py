@@ -161,3 +161,19 @@ def test_of_the_pulled_models_the_tier_chooses_and_one_placed_by_hand_wins(tmp_p
     by_hand = _pulled(tmp_path, "my-own-model")
     found = find_vlm(config, _machine(2, 8))
     assert found is not None and found.pair.model == by_hand and "by hand" in found.why
+
+
+def test_assistant_models_lists_the_tiers_their_quants_and_the_choice_for_this_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli.main import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\nmodels_dir = "{tmp_path}"\n')
+    assert main(["models", "--config", str(config)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    [eight_b] = [line for line in printed if "qwen3-vl-8b:" in line]
+    assert eight_b.lstrip().startswith("best:")
+    assert all(f"{quant} " in eight_b for quant in ("Q4_K_M", "Q8_0", "F16"))
+    assert any(line.lstrip().startswith("fast: lfm2-vl-450m:") for line in printed)
+    assert any(line.startswith("For it, vlm.tier auto chooses ") for line in printed)

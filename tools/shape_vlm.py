@@ -181,7 +181,7 @@ SHAPES = {
     "lfm2-vl-450m": NamedShape("lfm2-vl", LFM2_VL_450M, "LFM2-VL-450M"),
     "lfm2-vl-1.6b": NamedShape("lfm2-vl", LFM2_VL_1_6B, "LFM2-VL-1.6B"),
 }
-QUANT_BITS = {"Q4_K_M": 5.0, "Q8_0": 8.5, "F16": 16.0}
+QUANT_BITS = {"Q4_0": 4.5, "Q4_K_M": 5.0, "Q8_0": 8.5, "F16": 16.0}
 """The text model's quantisations, and about how many bits a weight each takes (Q4_K_M keeps some tensors
 in Q6_K, so a little over Q4_K's 4.5)."""
 MMPROJ_QUANTS = {"F16": F16, "Q8_0": Q8_0}

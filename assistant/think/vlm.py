@@ -21,6 +21,8 @@ DEFAULT_PIXELS_PER_TOKEN = 32
 """Qwen3-VL: 16-pixel patches, merged 2 by 2 into one token."""
 VISION_ARCHS = {"qwen2vl": "Qwen2.5-VL", "qwen3vl": "Qwen3-VL", "qwen3vlmoe": "Qwen3-VL MoE", "lfm2": "LFM2-VL"}
 GGUF_MAGIC = b"GGUF"
+KV_CACHE_TYPES = {"f16": 1, "q8_0": 8}
+"""ggml's type numbers, as llama.cpp's type_k and type_v take them."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,13 @@ class LocalVisionChat:
         keep_prefix: bool = True,
         logit_bias: dict[int, float] | None = None,
         n_gpu_layers: int = 0,
+        kv_cache: str = "f16",
     ) -> None:
         """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
         llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only
         what is new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those
-        tokens' logits at every step."""
+        tokens' logits at every step. kv_cache: the KV cache's type, f16 or q8_0 (half the memory; it needs
+        flash attention, which it turns on)."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
         if self.model_info.name.startswith(("tiny-random-", "random-")):
@@ -154,6 +158,9 @@ class LocalVisionChat:
         else:
             handler = offline_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
         threads = n_threads or usable_cores()
+        if kv_cache not in KV_CACHE_TYPES:
+            raise ModelError(f"vlm.kv_cache is {kv_cache!r}; it can be {' or '.join(KV_CACHE_TYPES)}.")
+        quantised_kv = kv_cache != "f16"
         try:
             self.llm: Any = Llama(
                 model_path=str(model),
@@ -165,6 +172,9 @@ class LocalVisionChat:
                 n_ubatch=min(n_ubatch, n_batch),
                 use_mmap=use_mmap,
                 n_gpu_layers=n_gpu_layers,
+                type_k=KV_CACHE_TYPES[kv_cache],
+                type_v=KV_CACHE_TYPES[kv_cache],
+                flash_attn=quantised_kv,
                 seed=seed,
                 verbose=verbose,
             )
