@@ -126,8 +126,8 @@ def test_a_follow_up_reuses_the_prefix_and_answers_as_from_scratch(
 
         # A new picture, sent as the conversation sends it: only with the newest turn, the first turn's text
         # kept. The prompt now parts from the cache inside the first turn; llama.cpp cannot cut LFM2's
-        # recurrent conv state back to there (llama_memory_seq_rm fails), so the handler evaluates the whole
-        # prompt again: nothing is reused, but the answer is still the one from scratch.
+        # recurrent conv state back to there (llama_memory_seq_rm fails), so the handler goes back to its
+        # latest checkpoint of that state before the parting, and the answer is still the one from scratch.
         third = [
             first[0],
             {"role": "user", "content": "What is this?"},

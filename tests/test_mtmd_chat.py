@@ -2,7 +2,9 @@
 
 Each conversation runs on two models loaded from the same tiny pair: one keeps its KV cache and
 pictures' embeddings between turns, the other (llama-cpp-python's own MTMD path) starts afresh every
-turn. Greedy decoding with the same seed must give the same tokens, turn after turn.
+turn. Greedy decoding with the same seed must give the same tokens, turn after turn. LFM2-VL's hybrid text
+model cannot cut its recurrent state back, so where a prompt parts from the cache it goes back to a
+checkpoint of that state: it must reuse as the Qwen models do, and answer just as exactly.
 """
 
 from collections.abc import Iterator
@@ -17,21 +19,27 @@ from assistant.core.presets import Preset
 from assistant.core.types import Frame
 from assistant.errors import ModelError
 from assistant.see.camera import frame_data_url
+from assistant.think import mtmd_chat
 from assistant.think.mtmd_chat import ImageEmbeddingCache
 from assistant.think.vlm import LocalVisionChat
-from tools.tiny_vlm import TinyVLMPair
+from tools.tiny_vlm import TinyVLMPair, write_tiny_vlm
 
 GREEDY = Preset("vqa", temperature=0.0, top_p=1.0, max_tokens=16, repeat_penalty=1.0)
-FAMILIES = ["qwen2.5-vl", "qwen3-vl"]
+FAMILIES = ["qwen2.5-vl", "qwen3-vl", "lfm2-vl"]
 
 
 def _image_part(frame: Frame) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": frame_data_url(frame)}}
 
 
+@pytest.fixture(scope="module")
+def pairs(tiny_pairs: dict[str, TinyVLMPair], tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyVLMPair]:
+    return {**tiny_pairs, "lfm2-vl": write_tiny_vlm(tmp_path_factory.mktemp("tiny-lfm2-vl"), "lfm2-vl")}
+
+
 @pytest.fixture(params=FAMILIES)
-def models(request: pytest.FixtureRequest, tiny_pairs: dict[str, TinyVLMPair]) -> Iterator[tuple[Any, Any]]:
-    pair = tiny_pairs[request.param]
+def models(request: pytest.FixtureRequest, pairs: dict[str, TinyVLMPair]) -> Iterator[tuple[Any, Any]]:
+    pair = pairs[request.param]
     reusing = LocalVisionChat(pair.model, pair.mmproj, n_ctx=2048)
     scratch = LocalVisionChat(pair.model, pair.mmproj, n_ctx=2048, keep_prefix=False)
     yield reusing, scratch
@@ -80,6 +88,7 @@ def test_reused_prefix_answers_as_from_scratch(models: tuple[Any, Any]) -> None:
     conversation.discard_pending()
     stats = _turn(models, conversation, "Which way is the exit?", second, budget=budget)
     assert stats.images_encoded == 0 and stats.images_from_cache == 1
+    assert stats.reused_positions > 0, "the system prompt stays in the cache"
 
 
 def test_an_interrupted_answer_leaves_the_next_turn_exact(models: tuple[Any, Any]) -> None:
@@ -88,15 +97,46 @@ def test_an_interrupted_answer_leaves_the_next_turn_exact(models: tuple[Any, Any
     conversation.add_user("What is in front of me?", Frame(scene(2)))
     pieces = reusing.stream(conversation.messages(_image_part), GREEDY)
     heard = next(pieces) + next(pieces)
+    for _ in range(2):
+        next(pieces)  # generated, and in the KV cache, but not heard
     pieces.close()  # as the pipeline does when the user presses the key
     conversation.add_assistant(heard, interrupted=True)
-    _turn(models, conversation, "Go on.", Frame(scene(2)))
+    stats = _turn(models, conversation, "Go on.", Frame(scene(2)))
+    assert stats.images_encoded == stats.images_from_cache == 0 and stats.reused_positions > 0
 
     conversation.add_user("What is that?", Frame(scene(2)))
-    reusing.stream(conversation.messages(_image_part), GREEDY).close()  # cancelled before its first token
+    pieces = reusing.stream(conversation.messages(_image_part), GREEDY)
+    next(pieces)
+    pieces.close()  # cancelled before its first token was heard
     conversation.discard_pending()
     stats = _turn(models, conversation, "What is that?", Frame(scene(2)))
-    assert stats.images_encoded == 0 and stats.reused_positions > 0
+    assert stats.images_encoded == stats.images_from_cache == 0 and stats.reused_positions > 0
+
+
+def test_a_hybrid_model_keeps_few_checkpoints_and_without_one_starts_afresh(
+    pairs: dict[str, TinyVLMPair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mtmd_chat, "_MAX_CHECKPOINTS", 2)
+    pair = pairs["lfm2-vl"]
+    models = (
+        LocalVisionChat(pair.model, pair.mmproj, n_ctx=1024),
+        LocalVisionChat(pair.model, pair.mmproj, n_ctx=1024, keep_prefix=False),
+    )
+    try:
+        handler = models[0].handler
+        conversation = Conversation(system_prompt="Be brief.")
+        _turn(models, conversation, "What is in front of me?", Frame(scene(1)))
+        assert len(handler._checkpoints) == 2, "the two newest: before the answer and after the picture"
+        # Only the newest picture is sent, so the first turn loses its own: the prompt parts from the cache
+        # before both checkpoints kept, and is evaluated from scratch.
+        stats = _turn(models, conversation, "And now?", Frame(scene(4)))
+        assert stats.reused_positions == 0 and stats.images_encoded == 1
+        assert len(handler._checkpoints) == 2
+        handler.forget(models[0].llm)
+        assert handler._checkpoints == []
+    finally:
+        for vlm in models:
+            vlm.close()
 
 
 def test_the_same_frame_hits_the_cache_and_a_changed_pixel_misses(tiny_pairs: dict[str, TinyVLMPair]) -> None:

@@ -8,6 +8,11 @@ pictures by the sha256 of their pixels), removes the rest, and evaluates only wh
 seen before is not encoded again: its embeddings are kept, keyed by that sha256, and decoded again when
 the KV cache no longer holds it.
 
+A recurrent or hybrid model (LFM2's short convolutions) cannot cut its recurrent state back to an earlier
+position. For those, as llama-server does, the handler keeps checkpoints of that state (before each message,
+and before and after each picture); when a prompt parts from the cache, it restores the latest checkpoint at or
+before that point and evaluates from there.
+
 Positions follow mtmd-helper.cpp: a text token takes one position, a picture takes
 mtmd_input_chunk_get_n_pos positions (for Qwen's M-RoPE, fewer than its tokens).
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import hashlib
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -146,6 +152,9 @@ SAMPLING_ARGS = (
 _IMAGE_SLOT = 0
 """What Llama.input_ids holds at a picture's positions; the handler never compares it."""
 
+_MAX_CHECKPOINTS = 32
+"""The most recurrent-state checkpoints kept (about 80 KB each for LFM2-VL-450M); the oldest go first."""
+
 
 @dataclass(frozen=True)
 class _Unit:
@@ -203,12 +212,15 @@ def prefix_reusing_handler_class() -> type:
             self.stats = PromptCost()
             self._units: list[_Unit] = []
             """The last prompt, as evaluated into the KV cache from position 0."""
+            self._checkpoints: list[tuple[int, bytes]] = []
+            """For a recurrent or hybrid model: (positions, its recurrent state after them), oldest first."""
 
         def forget(self, llama: Any) -> None:
             """Empty the KV cache, so that the next prompt is evaluated from scratch."""
             llama._ctx.kv_cache_clear()
             llama.n_tokens = 0
             self._units = []
+            self._checkpoints = []
 
         def __call__(self, *, llama: Any, messages: Any, stream: bool = False, **kwargs: Any) -> Any:
             last = self._evaluate_messages(llama, messages, through_last_picture=False)
@@ -293,18 +305,20 @@ def prefix_reusing_handler_class() -> type:
             if through_last_picture and kept == end:
                 return None  # all of it is held already: what follows it in the cache may be asked about next
             if not llama._ctx.kv_cache_seq_rm(-1, position, -1):
-                llama._ctx.kv_cache_clear()
-                kept, position = 0, 0
-                stats.reused_positions = 0
+                kept = self._roll_back(llama, units[:kept])
+                position = stats.reused_positions = sum(unit.n_pos for unit in units[:kept])
+            self._checkpoints = [c for c in self._checkpoints if c[0] <= position]
             llama.n_tokens = position
             self._units = units[:kept]
+            self._checkpoint(llama)
 
             started = time.perf_counter()
+            message_start = self._message_start(llama)
             text: list[int] = []
             done = kept
             for index in range(kept, end):
                 source = sources[index]
-                if source is None:
+                if source is None and units[index].key != message_start:
                     text.append(int(units[index].key))
                     continue
                 if text:
@@ -312,9 +326,15 @@ def prefix_reusing_handler_class() -> type:
                     stats.evaluated_tokens += len(text)
                     text = []
                     done = index
+                if source is None:  # a message starts, where a later prompt most often parts from this one
+                    self._checkpoint(llama)
+                    text.append(int(units[index].key))
+                    continue
                 if stop is not None and stop():
                     break
+                self._checkpoint(llama)
                 self._decode_image(llama, source, str(units[index].key))
+                self._checkpoint(llama)
                 stats.evaluated_tokens += int(mtmd.mtmd_input_chunk_get_n_tokens(source))
                 done = index + 1
             else:
@@ -334,6 +354,49 @@ def prefix_reusing_handler_class() -> type:
             if done < end:
                 return None
             return None if through_last_picture else int(units[-1].key)
+
+        @staticmethod
+        def _message_start(llama: Any) -> int | None:
+            """ChatML's <|im_start|> token, before which a recurrent model's state is kept; None for a model that
+            is not recurrent or has no such token."""
+            if not (llama._is_recurrent or llama._is_hybrid):
+                return None
+            tokens = llama.tokenize(b"<|im_start|>", add_bos=False, special=True)
+            return int(tokens[0]) if len(tokens) == 1 else None
+
+        def _checkpoint(self, llama: Any) -> None:
+            """Keep a recurrent model's recurrent state as it is after llama.n_tokens positions: only that state
+            (LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY), as the KV cache of the attention layers can be cut back."""
+            if not (llama._is_recurrent or llama._is_hybrid) or llama.n_tokens == 0:
+                return
+            if self._checkpoints and self._checkpoints[-1][0] == llama.n_tokens:
+                return
+            flags = llama_cpp.LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY
+            size = llama_cpp.llama_state_seq_get_size_ext(llama._ctx.ctx, 0, flags)
+            state = (ctypes.c_uint8 * size)()
+            written = llama_cpp.llama_state_seq_get_data_ext(llama._ctx.ctx, state, size, 0, flags)
+            if written:
+                self._checkpoints.append((llama.n_tokens, ctypes.string_at(state, written)))
+                del self._checkpoints[:-_MAX_CHECKPOINTS]
+
+        def _roll_back(self, llama: Any, kept: list[_Unit]) -> int:
+            """Restore the latest checkpoint within `kept`, the units the KV cache holds that the new prompt
+            begins with, and cut the KV cache there; return how many units it keeps. With none that fits, clear
+            the KV cache and return 0."""
+            boundaries = {
+                position: i for i, position in enumerate(itertools.accumulate((u.n_pos for u in kept), initial=0))
+            }
+            flags = llama_cpp.LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY
+            for n_pos, data in reversed(self._checkpoints):
+                if n_pos not in boundaries:
+                    continue
+                state = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+                if llama_cpp.llama_state_seq_set_data_ext(llama._ctx.ctx, state, len(data), 0, flags) and (
+                    llama._ctx.kv_cache_seq_rm(0, n_pos, -1)
+                ):
+                    return boundaries[n_pos]
+            llama._ctx.kv_cache_clear()
+            return 0
 
         def _decode_image(self, llama: Any, chunk: Any, key: str) -> None:
             """Decode a picture's embeddings at the next position, encoding the picture only if it is new."""
