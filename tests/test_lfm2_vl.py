@@ -28,7 +28,7 @@ def lfm2_pair(tmp_path_factory: pytest.TempPathFactory) -> TinyVLMPair:
 
 @pytest.fixture
 def vlm(lfm2_pair: TinyVLMPair) -> Iterator[LocalVisionChat]:
-    chat = LocalVisionChat(lfm2_pair.model, lfm2_pair.mmproj, n_ctx=1024)
+    chat = LocalVisionChat(lfm2_pair.model, lfm2_pair.mmproj, n_ctx=1024, flash_attn=False)
     yield chat
     chat.close()
 
@@ -106,7 +106,7 @@ def test_an_answer_comes_back_with_a_picture(vlm: LocalVisionChat) -> None:
 def test_a_follow_up_reuses_the_prefix_and_answers_as_from_scratch(
     lfm2_pair: TinyVLMPair, vlm: LocalVisionChat
 ) -> None:
-    scratch = LocalVisionChat(lfm2_pair.model, lfm2_pair.mmproj, n_ctx=1024, keep_prefix=False)
+    scratch = LocalVisionChat(lfm2_pair.model, lfm2_pair.mmproj, n_ctx=1024, keep_prefix=False, flash_attn=False)
     try:
         first = _image_turn(Frame(scene(1)))
         # Prepared while the question is spoken: the picture is evaluated, and asking reuses it.

@@ -56,6 +56,8 @@ def make_vision_chat(config: Config) -> LocalVisionChat | None:
         n_ubatch=vlm.n_ubatch,
         use_mmap=vlm.use_mmap,
         n_gpu_layers=vlm.n_gpu_layers,
+        kv_cache=vlm.kv_cache,
+        flash_attn=vlm.flash_attn,
         seed=vlm.seed,
         verbose=config.log.verbose,
     )

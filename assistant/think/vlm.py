@@ -23,6 +23,8 @@ VISION_ARCHS = {"qwen2vl": "Qwen2.5-VL", "qwen3vl": "Qwen3-VL", "qwen3vlmoe": "Q
 GGUF_MAGIC = b"GGUF"
 KV_CACHE_TYPES = {"f16": 1, "q8_0": 8}
 """ggml's type numbers, as llama.cpp's type_k and type_v take them."""
+QUANT_BLOCK = 32
+"""A q8_0 KV cache stores each head in blocks of this many values."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class GgufInfo:
     """For an mmproj: the clip projector type, such as qwen2.5vl_merger."""
     pixels_per_token: int = 0
     """For an mmproj: the side, in pixels, of the square one image token covers (patch size times merge)."""
+    head_dim: int = 0
+    """For a text model: the size of an attention head's keys."""
 
 
 def _field_text(reader: Any, key: str) -> str:
@@ -77,8 +81,17 @@ def inspect_gguf(path: Path, role: str) -> GgufInfo:
         or _field_int(reader, "clip.vision.projector.scale_factor")
         or 2
     )
+    heads = _field_int(reader, f"{arch}.attention.head_count")
+    head_dim = _field_int(reader, f"{arch}.attention.key_length") or (
+        _field_int(reader, f"{arch}.embedding_length") // heads if heads else 0
+    )
     info = GgufInfo(
-        path, arch, _field_text(reader, "general.name"), _field_text(reader, "clip.projector_type"), patch * merge
+        path,
+        arch,
+        _field_text(reader, "general.name"),
+        _field_text(reader, "clip.projector_type"),
+        patch * merge,
+        head_dim,
     )
     if role == "mmproj" and arch != "clip":
         raise ModelError(f"The file {path} is not a vision projector (mmproj): its architecture is '{arch}'.", fix)
@@ -124,19 +137,21 @@ class LocalVisionChat:
         n_threads: int = 0,
         n_batch: int = 512,
         n_ubatch: int = 512,
-        use_mmap: bool = True,
+        use_mmap: bool = False,
         seed: int = 0,
         verbose: bool = False,
         keep_prefix: bool = True,
         logit_bias: dict[int, float] | None = None,
         n_gpu_layers: int = 0,
-        kv_cache: str = "f16",
+        kv_cache: str = "q8_0",
+        flash_attn: bool = True,
     ) -> None:
         """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
         llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only
         what is new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those
         tokens' logits at every step. kv_cache: the KV cache's type, f16 or q8_0 (half the memory; it needs
-        flash attention, which it turns on)."""
+        flash attention, which it turns on). flash_attn: flash attention in the text model and the vision
+        encoder, which then never holds a whole attention matrix."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
         if self.model_info.name.startswith(("tiny-random-", "random-")):
@@ -160,6 +175,11 @@ class LocalVisionChat:
         threads = n_threads or usable_cores()
         if kv_cache not in KV_CACHE_TYPES:
             raise ModelError(f"vlm.kv_cache is {kv_cache!r}; it can be {' or '.join(KV_CACHE_TYPES)}.")
+        if kv_cache != "f16" and self.model_info.head_dim % QUANT_BLOCK:
+            _LOGGER.info(
+                "a %d-wide attention head cannot hold a %s KV cache: f16 instead", self.model_info.head_dim, kv_cache
+            )
+            kv_cache = "f16"
         quantised_kv = kv_cache != "f16"
         try:
             self.llm: Any = Llama(
@@ -174,7 +194,7 @@ class LocalVisionChat:
                 n_gpu_layers=n_gpu_layers,
                 type_k=KV_CACHE_TYPES[kv_cache],
                 type_v=KV_CACHE_TYPES[kv_cache],
-                flash_attn=quantised_kv,
+                flash_attn=flash_attn or quantised_kv,
                 seed=seed,
                 verbose=verbose,
             )
