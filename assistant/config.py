@@ -73,6 +73,11 @@ class OcrConfig:
 
 @dataclass(frozen=True)
 class VlmConfig:
+    backend: str = _doc("local", "local: the GGUF pair here; openai: an OpenAI-compatible server at vlm.url.")
+    url: str = _doc("", "With backend openai: the server's /v1 address; questions and pictures are sent there.")
+    remote_model: str = _doc("", "With backend openai: the model the server should answer with; empty for its own.")
+    remote_timeout_s: float = _doc(30.0, "With backend openai: seconds to wait for the answer to start.")
+    ca_bundle: str = _doc("", "With backend openai over https: a private CA's certificate file to verify it with.")
     model: str = _doc("", "Text model .gguf; empty picks the pair found in models_dir.")
     mmproj: str = _doc("", "Vision projector (mmproj) .gguf matching the model.")
     tier: str = _doc("auto", "Of the pulled models, which to use: auto (for this machine), fast, balanced or best.")
@@ -162,6 +167,7 @@ _PATH_FIELDS = {
     ("stt", "whisper"),
     ("vlm", "model"),
     ("vlm", "mmproj"),
+    ("vlm", "ca_bundle"),
     ("tts", "voice"),
     ("log", "turns"),
 }

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.cli.factory import make_remote_chat
 from assistant.config import Config
 from assistant.errors import AssistantError, ModelError, ReadingOffError
 from assistant.hear.audio import MicrophoneSource, import_sounddevice, list_devices
@@ -62,6 +63,8 @@ def _voice(config: Config) -> str:
 
 def _vlm(config: Config, machine: Machine) -> Check:
     """A broken or half-given pair is missing; no pair at all is a mode the assistant runs in."""
+    if config.vlm.backend == "openai":
+        return _check("vision model", True, lambda: _remote(config))
     try:
         found = find_vlm(config, machine)
         if found is None:
@@ -85,8 +88,18 @@ def _vlm(config: Config, machine: Machine) -> Check:
     )
 
 
+def _remote(config: Config) -> str:
+    chat = make_remote_chat(config)
+    try:
+        return f"{chat.check()}, over the network: questions and pictures are sent there"
+    finally:
+        chat.close()
+
+
 def _compute(config: Config, machine: Machine) -> str:
     """Where the vision model runs."""
+    if config.vlm.backend == "openai":
+        return f"the server at {config.vlm.url}"
     if not machine.gpus:
         return f"the CPU: {machine.describe()}; llama.cpp was built without a GPU backend, or sees no GPU"
     layers = "every layer" if config.vlm.n_gpu_layers < 0 else f"{config.vlm.n_gpu_layers} layers"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -15,16 +16,20 @@ from assistant.core.interfaces import AudioSink, Synthesizer, TextReader, Transc
 from assistant.core.turn import AnswerOptions, Engine, ImageBudgets, Notify, Session, Settings
 from assistant.core.turnlog import TurnLog
 from assistant.core.types import Frame, QualityLimits
-from assistant.errors import ModelError, NoVisionModelError
+from assistant.errors import BadInputError, ModelError, NoVisionModelError
 from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.ocr import TextReader as OcrReader
 from assistant.see.sight import OpenCVSight
 from assistant.speak.earcons import Earcons
 from assistant.speak.tts import PiperSynthesizer, SpeechOptions
 from assistant.think.models import vlm_pair, voice_path, whisper_path
+from assistant.think.remote import RemoteVisionChat
 from assistant.think.vlm import LocalVisionChat
 
 _LOGGER = logging.getLogger(__name__)
+
+API_KEY_VARIABLE = "ASSISTANT_VLM_API_KEY"
+"""The vision server's key comes from the environment only, never from a file."""
 
 
 def make_transcriber(config: Config) -> WhisperTranscriber:
@@ -41,12 +46,22 @@ def make_synthesizer(config: Config) -> PiperSynthesizer:
     return PiperSynthesizer(voice_path(config), SpeechOptions(tts.noise_scale, tts.noise_w_scale, tts.volume))
 
 
-def make_vision_chat(config: Config) -> LocalVisionChat | None:
-    """The configured or installed VLM pair, loaded; None when there is none."""
+def make_vision_chat(config: Config) -> VisionChat | None:
+    """The configured or installed VLM pair, loaded, or the configured server; None when there is none."""
+    vlm = config.vlm
+    if vlm.backend == "openai":
+        if not vlm.url:
+            raise BadInputError(
+                "vlm.backend is openai, but vlm.url is empty.", "Set vlm.url to the server's /v1 address."
+            )
+        return RemoteVisionChat(
+            vlm.url, vlm.remote_model, os.environ.get(API_KEY_VARIABLE, ""), vlm.remote_timeout_s, vlm.ca_bundle
+        )
+    if vlm.backend != "local":
+        raise BadInputError(f"vlm.backend is {vlm.backend!r}; it can be local or openai.")
     pair = vlm_pair(config)
     if pair is None:
         return None
-    vlm = config.vlm
     return LocalVisionChat(
         pair.model,
         pair.mmproj,
@@ -61,6 +76,14 @@ def make_vision_chat(config: Config) -> LocalVisionChat | None:
         seed=vlm.seed,
         verbose=config.log.verbose,
     )
+
+
+def make_remote_chat(config: Config) -> RemoteVisionChat:
+    vlm = config.vlm
+    if not vlm.url:
+        raise BadInputError("vlm.backend is openai, but vlm.url is empty.", "Set vlm.url to the server's address.")
+    api_key = os.environ.get(API_KEY_VARIABLE, "")
+    return RemoteVisionChat(vlm.url, vlm.remote_model, api_key, vlm.remote_timeout_s, vlm.ca_bundle)
 
 
 def assemble_engine(

@@ -41,8 +41,15 @@ class DiscardSink:
         pass
 
 
+def say_where_questions_go(config: Config) -> None:
+    """Nothing leaves the machine unless the user set a server: then say so, and where, at every start."""
+    if config.vlm.backend == "openai":
+        say(f"Questions and pictures for the vision model go to the server at {config.vlm.url}.")
+
+
 def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, settings_path: Path | None = None) -> int:
     """The push-to-talk loop; files stand in for the microphone, camera or speaker where given."""
+    say_where_questions_go(config)
     sink: AudioSink
     if audio_out is not None:
         sink = WavFileSink(audio_out)
@@ -109,6 +116,7 @@ def _live_keys(config: Config) -> KeySource:
 
 def ask(config: Config, audio: Path | None, text: str | None, image: Path | None, out: Path | None) -> int:
     """One turn; prints the transcript and the answer. Exit status 1 if the turn ended in an error."""
+    say_where_questions_go(config)
     sink: AudioSink
     if out is not None:
         sink = WavFileSink(out, single_file=True)
@@ -167,6 +175,7 @@ def serve(config: Config) -> int:
         )
     listening = _listen(server.host, server.port)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed upload is answered, not logged
+    say_where_questions_go(config)
     say("Loading the models.")
     engine = make_engine(config)
     service = Service(engine, server, moved=config.camera.moved)

@@ -69,6 +69,14 @@ class PreparingChat(VisionChat, Protocol):
         when nothing can be kept."""
 
 
+@runtime_checkable
+class RemoteChat(VisionChat, Protocol):
+    """A vision model on another machine."""
+
+    def check(self) -> str:
+        """Ask the server which model answers; raise a ModelError saying why none can."""
+
+
 class Synthesizer(Protocol):
     @property
     def sample_rate(self) -> int: ...

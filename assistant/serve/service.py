@@ -24,10 +24,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from assistant.config import ServerConfig
+from assistant.core.interfaces import RemoteChat
 from assistant.core.phrases import for_text
 from assistant.core.turn import Detail, Engine, Prepared, Session, Settings, TurnControl
 from assistant.core.types import AudioChunk, AudioClip, Frame, Turn
 from assistant.errors import (
+    AssistantError,
     BadInputError,
     BusyError,
     ForbiddenError,
@@ -375,6 +377,11 @@ class Service:
     def health(self) -> dict[str, Any]:
         engine = self.engine
         vlm: dict[str, Any] = {"state": "ready"}
+        if isinstance(engine.vlm, RemoteChat):
+            try:
+                vlm["server"] = engine.vlm.check()
+            except AssistantError as e:
+                vlm = {"state": "unreachable", "detail": e.spoken()}
         if engine.vlm is None:
             problem = engine.vlm_problem
             vlm = {"state": "missing", "detail": problem.spoken() if problem else "No vision model is installed."}
