@@ -25,6 +25,9 @@ preparing at the press and the warm start (see new_frame.py).
 
 from __future__ import annotations
 
+import llama_cpp  # noqa: F401  # before numpy: see assistant/think/native.py
+
+# isort: split
 import argparse
 import json
 import resource
@@ -59,6 +62,7 @@ from assistant.hear.audio import WavFileSource
 from assistant.hear.keys import ScriptedKeys
 from assistant.see.camera import VideoFileSource
 from assistant.speak.sinks import WavFileSink, wav_bytes
+from assistant.think.native import give_back_freed_memory
 from tools.tiny_vlm import FAMILIES, write_tiny_vlm
 
 QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Where is it?"]
@@ -157,6 +161,7 @@ def _barge_in(parts: dict[str, Any], folder: Path, frame: Frame, turns: int) -> 
 
 
 def main() -> int:
+    give_back_freed_memory()  # as the assistant's entry points do
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--model")

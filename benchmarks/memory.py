@@ -1,0 +1,182 @@
+"""Peak memory of the assistant's models in one process, by the choices that set it, on a model of real size.
+
+    .venv/bin/python benchmarks/memory.py [--model-shape qwen3-vl-2b] [--quant Q4_K_M]
+
+Each configuration runs in a fresh process, as the assistant does: whisper and the Piper voice loaded, then the
+vision pair (random weights of the real size, tools.shape_vlm) with the configuration's mmap choice, KV cache
+type, flash attention, context size and mmproj quant, and the C allocator giving freed blocks back or not; then
+three questions at temperature 0 about pictures at the first-look, detail and reading budgets (64, 256 and 768
+image tokens). It prints the process's peak resident
+memory against the files it loaded, and whether the answers are the very tokens the first configuration gave:
+a change that keeps them is lossless on this model; one that does not is a trade-off.
+"""
+
+from __future__ import annotations
+
+import llama_cpp  # noqa: F401  # before numpy: see assistant/think/native.py
+
+# isort: split
+import argparse
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import new_frame  # beside this script
+
+from assistant.config import Config
+from assistant.core.conversation import SYSTEM_PROMPT
+from assistant.core.presets import VQA
+from assistant.think.models import voice_path, whisper_path
+from assistant.think.native import give_back_freed_memory
+from tools.shape_vlm import MMPROJ_QUANTS, QUANT_BITS, SHAPES, add_pair_arguments, write_shape_vlm
+
+_TODAY = {"mmap": True, "kv": "f16", "flash_attn": False, "n_ctx": 4096, "mmproj": "F16", "give_back": False}
+CONFIGS = {
+    "before: mmap, f16 KV, no FA, 4096": _TODAY,
+    "no mmap": {**_TODAY, "mmap": False},
+    "no mmap, allocator gives back": {**_TODAY, "mmap": False, "give_back": True},
+    "+ flash attention": {**_TODAY, "mmap": False, "give_back": True, "flash_attn": True},
+    "+ q8_0 KV (the defaults now)": {**_TODAY, "mmap": False, "give_back": True, "flash_attn": True, "kv": "q8_0"},
+    "defaults + context 2048": {
+        **_TODAY,
+        "mmap": False,
+        "give_back": True,
+        "flash_attn": True,
+        "kv": "q8_0",
+        "n_ctx": 2048,
+    },
+    "defaults + Q8_0 mmproj": {
+        **_TODAY,
+        "mmap": False,
+        "give_back": True,
+        "flash_attn": True,
+        "kv": "q8_0",
+        "mmproj": "Q8_0",
+    },
+}
+QUESTIONS = (
+    ("What is in front of me?", 64),
+    ("Describe it in more detail.", 256),
+    ("What does the sign say?", 768),
+)
+
+
+def _files_mb(paths: list[Path]) -> float:
+    return sum(path.stat().st_size for path in paths if path.is_file()) / 2**20
+
+
+def child(settings: dict[str, Any]) -> dict[str, Any]:
+    """Load everything, ask the questions, and return the peak RSS and the answers."""
+    from assistant.cli.factory import make_synthesizer, make_transcriber
+    from assistant.see.camera import frame_data_url, prepare_frame
+    from assistant.think.vlm import LocalVisionChat
+
+    if settings["give_back"]:
+        give_back_freed_memory()
+    config = Config()
+    started_mb = _rss_mb()
+    make_transcriber(config).warm_up()
+    list(make_synthesizer(config).synthesize("Ready."))
+    speech_mb = _rss_mb()
+    vlm = LocalVisionChat(
+        Path(settings["model"]),
+        Path(settings["mmproj"]),
+        n_ctx=settings["n_ctx"],
+        use_mmap=settings["mmap"],
+        kv_cache=settings["kv"],
+        flash_attn=settings["flash_attn"],
+    )
+    loaded_mb = _rss_mb()
+    preset = dataclasses.replace(VQA, temperature=0.0, max_tokens=24, repeat_penalty=1.0)
+    camera = new_frame.SceneCamera([])
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    answers, first_tokens, after_mb = [], [], []
+    for index, (question, budget) in enumerate(QUESTIONS):
+        frame = prepare_frame(camera.picture((index, 1)), 768, budget, vlm.pixels_per_token)
+        picture = {"type": "image_url", "image_url": {"url": frame_data_url(frame)}}
+        messages = [m if m["role"] != "user" else {**m, "content": _text(m)} for m in messages]
+        messages.append({"role": "user", "content": [picture, {"type": "text", "text": question}]})
+        started, first, pieces = time.perf_counter(), 0.0, []
+        for piece in vlm.stream(messages, preset):
+            first = first or time.perf_counter()
+            pieces.append(piece)
+        first_tokens.append((first - started) * 1000)
+        answers.append("".join(pieces))
+        after_mb.append(_rss_mb())
+        messages.append({"role": "assistant", "content": answers[-1]})
+    vlm.close()
+    return {
+        "stages_mb": [started_mb, speech_mb, loaded_mb, *after_mb],
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "answers": answers,
+        "first_token_ms": first_tokens,
+    }
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else next(p["text"] for p in content if p.get("type") == "text")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-shape", choices=SHAPES, default="qwen3-vl-2b")
+    parser.add_argument("--quant", choices=QUANT_BITS, default="Q4_K_M")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_pair_arguments(parser)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+    pairs = {
+        quant: write_shape_vlm(
+            args.models_out, args.scale, shape=args.model_shape, quant=args.quant, mmproj_quant=quant
+        )
+        for quant in MMPROJ_QUANTS
+    }
+    speech = [*whisper_path(Config()).rglob("*"), voice_path(Config()), voice_path(Config()).with_suffix(".onnx.json")]
+    speech_mb = _files_mb(speech)
+    print(f"{args.model_shape} shape, {args.quant}; whisper and voice files {speech_mb:.0f} MB")
+    print(
+        f"{'configuration':<38}{'peak RSS MB':>12}{'files MB':>10}{'over files':>11}{'answers':>10}{'1st token ms':>14}"
+    )
+    baseline: list[str] | None = None
+    for label, settings in CONFIGS.items():
+        pair = pairs[settings["mmproj"]]
+        settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj)}
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(settings)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            print(f"{label:<38} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        files = _files_mb([pair.model, pair.mmproj]) + speech_mb
+        baseline = baseline or result["answers"]
+        same = "same" if result["answers"] == baseline else "differ"
+        first = sorted(result["first_token_ms"])[1]
+        print(
+            f"{label:<38}{result['peak_mb']:>12.0f}{files:>10.0f}{result['peak_mb'] - files:>+11.0f}"
+            f"{same:>10}{first:>14.0f}",
+            flush=True,
+        )
+    print("target: peak RSS <= files + 400 MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
