@@ -18,6 +18,8 @@ command -v make >/dev/null || missing+=(make)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # evdev, for the hardware button, compiles against these headers.
 [ -f /usr/include/linux/input.h ] || missing+=(linux-libc-dev)
+# The service's https tests make a certificate with it.
+command -v openssl >/dev/null || missing+=(openssl)
 # The OCR tests render Chinese text with this font.
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \

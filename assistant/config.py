@@ -128,6 +128,10 @@ class ServerConfig:
     max_image_pixels: int = _doc(40_000_000, "Largest picture, in pixels (width times height).")
     max_audio_s: float = _doc(60.0, "Longest spoken question, in seconds.")
     session_idle_s: float = _doc(1800.0, "A conversation unused for this many seconds is forgotten.")
+    requests_per_minute: int = _doc(300, "Most requests one client address may make in a minute; 0 for no limit.")
+    certfile: str = _doc("", "TLS certificate (PEM): serve https, which browsers need for the microphone elsewhere.")
+    keyfile: str = _doc("", "The TLS certificate's private key (PEM).")
+    allowed_origins: tuple[str, ...] = _doc((), "Web origins of other pages that may call the API (CORS); none.")
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ _KINDS = {
     tuple: "a list of texts in quotes",
 }
 _PATH_FIELDS = {
+    ("server", "certfile"),
+    ("server", "keyfile"),
     ("paths", "models_dir"),
     ("paths", "voices_dir"),
     ("stt", "whisper"),

@@ -20,6 +20,7 @@ that a program can act on (the HTTP layer maps codes to statuses in one table, `
     │   └── ReadingOffError         reading_off    text reading is turned off
     ├── DeviceError                 device         a microphone, speaker or camera is missing or failed
     ├── BusyError                   busy           the queue is full; `retry_after_s` says when to try again
+    │   └── RateLimitedError        rate_limited   one client sent more requests than the service takes a minute
     └── TimedOutError               timed_out      the answer took longer than the service allows
 """
 
@@ -114,6 +115,10 @@ class BusyError(AssistantError):
     def __init__(self, message: str, retry_after_s: int, fix: str = "") -> None:
         super().__init__(message, fix)
         self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(BusyError):
+    code = "rate_limited"
 
 
 class TimedOutError(AssistantError):

@@ -41,6 +41,7 @@ def test_a_missing_whisper_model_is_reported_with_its_fix(
     )
 
 
+@pytest.mark.slow
 def test_no_vision_model_is_a_mode_not_a_failure(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
     code, parts = _lines(config.with_overrides({"vlm.model": "", "vlm.mmproj": ""}), capsys)
     assert code == 0

@@ -95,6 +95,7 @@ def reader() -> TextReader:
     return TextReader()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_the_real_ocr_reads_the_list_into_exactly_its_rows(reader: TextReader, name: str) -> None:
     case = CASES[name]

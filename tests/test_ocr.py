@@ -28,6 +28,7 @@ def _bgr(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_RGB2BGR)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [14, 20, 32, 48])
 def test_a_letter_is_read_in_order_at_every_size(reader: TextReader, size: int) -> None:
     reading = reader.read(render(lines_at(LETTER, size), size))
@@ -90,6 +91,7 @@ def test_chinese_text_is_read() -> None:
     assert reading.text.split("\n") == lines
 
 
+@pytest.mark.slow
 def test_the_page_photo_is_read_as_a_document(reader: TextReader) -> None:
     reading = reader.read(_bgr(data.page()))
     text = reading.text

@@ -105,6 +105,7 @@ def test_a_question_needing_another_budget_does_not_use_the_prepared_picture(
     assert prepared is not None and (turn.image_tokens or 0) > prepared.cost.image_tokens
 
 
+@pytest.mark.slow
 def test_commands_and_silence_during_preparation_leave_the_conversation_as_it_was(
     sessions: tuple[Session, Session],
 ) -> None:

@@ -26,7 +26,7 @@ from assistant.config import Config
 from assistant.core.presets import VQA
 from assistant.core.turn import TurnControl
 from assistant.core.types import Frame
-from assistant.errors import ModelError
+from assistant.errors import BadInputError, ModelError
 from assistant.think.remote import RemoteVisionChat
 from tools.tiny_vlm import TinyVLMPair
 
@@ -223,3 +223,10 @@ def test_with_the_local_backend_no_connection_is_made_at_all(
     )
     assert code == 0
     assert connections == [], "not even to loopback"
+
+
+def test_a_private_ca_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="cannot be read as certificates"):
+        RemoteVisionChat("https://192.168.1.20:8080/v1", ca_bundle=str(tmp_path / "absent.pem"))
+    with pytest.raises(BadInputError, match="not a web address"):
+        RemoteVisionChat("ftp://192.168.1.20/v1")

@@ -75,6 +75,7 @@ def _dominant_hz(samples: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[spectrum.argmax()])
 
 
+@pytest.mark.slow
 def test_without_a_model_it_says_what_it_knows_for_sure(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:
@@ -156,6 +157,7 @@ def test_a_question_about_text_gives_the_model_the_exact_text(
     assert abs(width / height - 1920 / 1080) < 0.1
 
 
+@pytest.mark.slow
 def test_a_question_about_text_with_no_text_in_view_says_so_then_asks_the_model(
     tmp_path: Path,
     transcriber: WhisperTranscriber,
@@ -185,6 +187,7 @@ def test_a_scene_question_goes_to_the_model_alone(
     assert turn.messages[-1]["content"][-1]["text"] == "Describe the room."
 
 
+@pytest.mark.slow
 def test_a_document_is_returned_whole_as_json_and_spoken_as_a_summary(
     tmp_path: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer, reader: TextReader
 ) -> None:

@@ -276,6 +276,7 @@ def test_sessions_remember_only_their_own_turns(client: TestClient, service: Ser
     assert questions(other["session_id"]) == ["Where am I?"]
 
 
+@pytest.mark.slow
 def test_one_sessions_slower_leaves_another_at_the_default_rate(client: TestClient, base_config: Config) -> None:
     default = base_config.tts.speech_rate
     slowed = client.post("/api/ask", data={"text": "Slower."}).json()
@@ -449,6 +450,7 @@ def test_a_question_with_nothing_heard_is_a_422_with_speech(client: TestClient, 
     assert wav_seconds(client.get(body["audio_url"]).content) > 0.3
 
 
+@pytest.mark.slow
 def test_a_recording_over_the_cap_is_refused(client: TestClient, speak: Callable[..., Path]) -> None:
     long = speak("This question goes on and on. " * 8, "long.wav")
     reply = client.post("/api/ask", files={"audio": ("long.wav", long.read_bytes(), "audio/wav")})

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (server.host, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (server.port, default 7860)")
+    serve.add_argument("--certfile", help="TLS certificate (PEM), to serve https (server.certfile)")
+    serve.add_argument("--keyfile", help="the certificate's private key (PEM) (server.keyfile)")
     serve.add_argument(
         "--allow-dir",
         action="append",
@@ -103,6 +105,8 @@ def _config(args: argparse.Namespace) -> Config:
         "camera.source": getattr(args, "camera", None),
         "server.host": getattr(args, "host", None),
         "server.port": getattr(args, "port", None),
+        "server.certfile": getattr(args, "certfile", None),
+        "server.keyfile": getattr(args, "keyfile", None),
         "server.token": os.environ.get("ASSISTANT_TOKEN") or None,
     }
     if getattr(args, "allow_dir", None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -173,6 +174,7 @@ def serve(config: Config) -> int:
             f"I won't serve on {server.host} without a token: anyone on the network could use the camera's answers.",
             "Set server.token in the config or ASSISTANT_TOKEN, or keep the default host 127.0.0.1.",
         )
+    tls = _tls_files(server.certfile, server.keyfile)
     listening = _listen(server.host, server.port)
     logging.getLogger("python_multipart").setLevel(logging.ERROR)  # a malformed upload is answered, not logged
     say_where_questions_go(config)
@@ -187,12 +189,34 @@ def serve(config: Config) -> int:
             say(f"POST /infer may open pictures in {folder}.")
         host = "127.0.0.1" if server.host in {"0.0.0.0", "::"} else server.host
         query = f"?token={quote(server.token, safe='')}" if server.token else ""
-        say(f"Serving on http://{host}:{server.port}/{query}")
-        uvicorn.Server(uvicorn.Config(create_app(service, server.token), log_level="warning")).run(sockets=[listening])
+        say(f"Serving on {'https' if tls else 'http'}://{host}:{server.port}/{query}")
+        if not tls and not _is_loopback(server.host):
+            say("Browsers allow the microphone and camera only over https away from this machine: see --certfile.")
+        app = create_app(service, server.token)
+        certfile, keyfile = (server.certfile, server.keyfile) if tls else (None, None)
+        settings = uvicorn.Config(app, log_level="warning", ssl_certfile=certfile, ssl_keyfile=keyfile)
+        uvicorn.Server(settings).run(sockets=[listening])
     finally:
         service.stop()
         engine.close()
     return 0
+
+
+def _tls_files(certfile: str, keyfile: str) -> bool:
+    """Whether to serve https; a BadInputError when only one file is given, or one cannot be read as PEM."""
+    if not certfile and not keyfile:
+        return False
+    if not (certfile and keyfile):
+        raise BadInputError("https needs both a certificate and its key.", "Give both --certfile and --keyfile.")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as e:
+        raise BadInputError(
+            f"The certificate {certfile} and key {keyfile} cannot be used: {getattr(e, 'strerror', None) or e}.",
+            "Give PEM files of a certificate and the private key that goes with it.",
+        ) from e
+    return True
 
 
 def _is_loopback(host: str) -> bool:

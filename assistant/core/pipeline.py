@@ -36,6 +36,8 @@ class Spoken:
     """The sentences played in full."""
     audible: bool = False
     """Whether any speech reached the sink."""
+    generated: str = ""
+    """The model's text exactly as it came, when it came to its end; "" when it was cut short."""
 
 
 def _put(channel: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -128,12 +130,15 @@ class SpeechStream:
             _put(self._sentences, _DONE, self._stop)
 
     def _timed_tokens(self, started: float) -> Iterator[str]:
+        pieces = []
         for piece in self.tokens:
             self.timings.setdefault("vlm_first_token", ms_since(started))
             if self._halted():
                 return
+            pieces.append(piece)
             yield piece
         self.timings["vlm_total"] = ms_since(started)
+        self._spoken.generated = "".join(pieces)
 
     def _synthesize(self) -> None:
         tts_ms = 0.0

@@ -657,7 +657,11 @@ class Session:
             raise NoAnswerError(context.say.no_answer)
         self._last_answer = " ".join(spoken.sentences)
         self._last_by_model = True
-        self.conversation.add_assistant(turn.answer, interrupted=turn.interrupted)
+        # A whole answer goes back into the history as the model wrote it, so that the next prompt starts with the
+        # very tokens its KV cache holds and is not read again; an interrupted one, as far as it was heard.
+        heard_all = not turn.interrupted and spoken.generated and spoken.heard == spoken.sentences
+        history = spoken.generated if heard_all else turn.answer
+        self.conversation.add_assistant(history, interrupted=turn.interrupted)
 
     # -- helpers ------------------------------------------------------------------------------------
 

@@ -5,10 +5,14 @@
 
 import asyncio
 import base64
+import collections
 import contextlib
+import hashlib
 import hmac
 import html
 import logging
+import math
+import re
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -18,19 +22,28 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Request, Response, Security, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from assistant.core.turn import TurnControl
 from assistant.core.types import Turn
-from assistant.errors import AssistantError, BadInputError, BusyError, NotFoundError, TooLargeError, UnauthorizedError
+from assistant.errors import (
+    AssistantError,
+    BadInputError,
+    BusyError,
+    NotFoundError,
+    RateLimitedError,
+    TooLargeError,
+    UnauthorizedError,
+)
 from assistant.serve.service import Client, Event, Question, Reply, Service
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,6 +106,7 @@ STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "too_large": 413,
+    "rate_limited": 429,
     "busy": 503,
     "timed_out": 504,
     "internal": 500,
@@ -108,6 +122,84 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def status_of(code: str) -> int:
     return STATUS.get(code, UNANSWERED)
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # the page's address may hold the token
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+}
+"""On every response. HTML pages get a Content-Security-Policy of their own (_page_policy)."""
+_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+def _page_policy(page: str) -> str:
+    """A Content-Security-Policy for `page`: its own origin, and its inline script and style by their hashes."""
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for kind, body in _INLINE.findall(page):
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        hashes[kind].append(f"'sha256-{digest}'")
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' {' '.join(hashes['script'])}; style-src 'self' {' '.join(hashes['style'])}; "
+        "img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+
+
+class _Guard:
+    """Around the whole app: each client address's requests limited to `per_minute` (429 with Retry-After past
+    it), and the security headers on every response, Strict-Transport-Security too over TLS."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, app: Any, per_minute: int, clock: Callable[[], float]) -> None:
+        self.app = app
+        self.per_minute = per_minute
+        self.clock = clock
+        self.recent: dict[str, collections.deque[float]] = {}
+
+    def _retry_after(self, client: str) -> float:
+        """0 when the request may go ahead (and it is counted), else the seconds until one may."""
+        now = self.clock()
+        times = self.recent.setdefault(client, collections.deque())
+        while times and times[0] <= now - self.WINDOW_S:
+            times.popleft()
+        if len(times) >= self.per_minute:
+            return times[0] + self.WINDOW_S - now
+        times.append(now)
+        if len(self.recent) > 10_000:  # forget clients that went quiet, so many addresses cannot fill memory
+            self.recent = {c: t for c, t in self.recent.items() if t and t[-1] > now - self.WINDOW_S}
+        return 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if tls:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        client = (scope.get("client") or ("unknown",))[0]
+        wait = self._retry_after(client) if self.per_minute > 0 else 0.0
+        if wait > 0:
+            error = RateLimitedError(
+                f"Too many requests from this address: at most {self.per_minute} a minute.", math.ceil(wait)
+            )
+            await _error(error)(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
 
 
 def _error(error: AssistantError) -> JSONResponse:
@@ -247,6 +339,10 @@ class _Streamed:
     audio_inline: bool
 
 
+def _html(page: str) -> HTMLResponse:
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Content-Security-Policy": _page_policy(page)})
+
+
 def _page(token_required: bool) -> str:
     web = resources.files("assistant.serve") / "web"
     page = (web / "index.html").read_text(encoding="utf-8")
@@ -292,6 +388,14 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     # Content-Length over it in plain text, past every handler; a route's limit lets _Route answer first.
     app.router.route_class = _Route
     app.state.token = token
+    app.add_middleware(_Guard, per_minute=service.limits.requests_per_minute, clock=service.clock)
+    if service.limits.allowed_origins:  # closed by default: no other page may read the API's answers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(service.limits.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-Assistant-Token", "Content-Type", "Accept"],
+        )
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, error: AssistantError) -> JSONResponse:
@@ -317,11 +421,11 @@ def create_app(service: Service, token: str = "") -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def page() -> HTMLResponse:
-        return HTMLResponse(_page(bool(token)), headers={"Cache-Control": "no-store"})
+        return _html(_page(bool(token)))
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def docs() -> HTMLResponse:
-        return HTMLResponse(_docs_page(app.openapi()))
+        return _html(_docs_page(app.openapi()))
 
     @app.get("/openapi.json", include_in_schema=False, max_body_size=max_body)
     def openapi() -> JSONResponse:

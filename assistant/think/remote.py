@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 import struct
 import urllib.parse
 from collections.abc import Iterator
@@ -51,11 +52,17 @@ class RemoteVisionChat:
         self.model = model
         self.first_token_s = first_token_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        try:
+            verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        except (OSError, ssl.SSLError) as e:
+            raise BadInputError(
+                f"vlm.ca_bundle {ca_bundle} cannot be read as certificates.", "Give the private CA's PEM file."
+            ) from e
         self.client = httpx.Client(
             base_url=self.url,
             headers=headers,
             timeout=httpx.Timeout(first_token_s, connect=CONNECT_TIMEOUT_S),
-            verify=ca_bundle or True,
+            verify=verify,
         )
 
     @property
