@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -67,8 +68,6 @@ STEPS = [
 ]
 KINDS = list(dict.fromkeys(step.kind for step in STEPS))
 STAGES = ["stt", "prepare_wait", "image_encode", "prefill", "vlm_first_token", "tts_first_chunk", "first_audio"]
-TARGETS_MS = {"fast": (3000, 1500), "balanced": (6000, 2800)}
-"""New-frame and follow-up first audio on 2 cores, by the catalog tier of the model; the best tier is for GPUs."""
 BEFORE = ImageBudgets(0, 0, 0)
 """No budgets: the model gets the 768-pixel copy, as before budgets were."""
 
@@ -226,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"round {index + 1}, {label}: {time.perf_counter() - started:.0f} s so far", flush=True)
         vlm.close()
     tier = next(e.tier for e in load_catalog(bundled_catalog().parent) if e.name == args.model_shape)
-    return _report(results, tier)
+    return _report(results, tier, shape_latency.files_mb(pair))
 
 
 def _median(rows: list[dict[str, Any]], kind: str, stage: str) -> float:
@@ -234,7 +233,7 @@ def _median(rows: list[dict[str, Any]], kind: str, stage: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _report(results: dict[str, list[dict[str, Any]]], tier: str) -> int:
+def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float) -> int:
     ours, before = results["ours"], results["before"]
     errors = [row["error"] for rows in results.values() for row in rows if row["error"]]
     print(f"errors: {len(errors)}{' ' + repr(errors[0]) if errors else ''}")
@@ -249,6 +248,8 @@ def _report(results: dict[str, list[dict[str, Any]]], tier: str) -> int:
         tokens = [sorted({row["image_tokens"] for row in rows if row["kind"] == kind}) for rows in (ours, before)]
         used = [row["prepared"] for row in ours if row["kind"] == kind]
         print(f"{kind:<24}{tokens[0]!s:>18}{tokens[1]!s:>9}{used!s:>31}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak_mb:.0f} MB; the files of the VLM pair, whisper and the voice: {files_mb:.0f} MB")
     warm = [row["warm_ms"] for row in ours if row["kind"] == KINDS[0]]
     late = [row["late_ms"] for rows in (ours, before) for row in rows if "late_ms" in row]
     print(f"\nwarm start (ours, at load): median {statistics.median(warm):.0f} ms")
@@ -266,22 +267,34 @@ def _report(results: dict[str, list[dict[str, Any]]], tier: str) -> int:
     moved_ours, moved_before = first_audio(ours, "camera moved"), first_audio(before, "camera moved")
     moved_used = all(row["saw_release_view"] for row in ours if row["kind"] == "camera moved")
     ratio = new_ours / new_before
-    new_ms, follow_ms = TARGETS_MS.get(tier, TARGETS_MS["balanced"])
-    targets = [
-        (
-            f"new-frame first audio <= {new_ms} ms, ratio <= 0.30",
-            f"{new_ours:.0f} ms, {ratio:.2f}",
-            new_ours <= new_ms and ratio <= 0.30,
-        ),
+    if tier == "fast":  # the model tiers issue's targets
+        targets = [
+            ("new-frame first audio <= 3000 ms", f"{new_ours:.0f} ms", new_ours <= 3000),
+            ("follow-up first audio <= 1500 ms", f"{follow_ours:.0f} ms", follow_ours <= 1500),
+            (
+                "peak RSS <= model files + 400 MB",
+                f"{peak_mb:.0f} MB, files {files_mb:.0f} MB",
+                peak_mb <= files_mb + 400,
+            ),
+        ]
+    else:  # the new-picture issue's, for the balanced tier
+        targets = [
+            (
+                "new-frame first audio <= 6000 ms, ratio <= 0.30",
+                f"{new_ours:.0f} ms, {ratio:.2f}",
+                new_ours <= 6000 and ratio <= 0.30,
+            ),
+            (
+                "follow-up on the same frame <= 2800 ms, no slower than before",
+                f"{follow_ours:.0f} ms (before {follow_before:.0f})",
+                follow_ours <= 2800 and follow_ours <= follow_before,
+            ),
+        ]
+    targets += [
         (
             "first question after start within 10% of a later new frame",
             f"{first:.0f} / {new_ours:.0f} ms",
             first <= 1.1 * new_ours,
-        ),
-        (
-            f"follow-up on the same frame <= {follow_ms} ms, no slower than before",
-            f"{follow_ours:.0f} ms (before {follow_before:.0f})",
-            follow_ours <= follow_ms and follow_ours <= follow_before,
         ),
         (
             "camera moved: the new view used, first audio <= 0.5 x before",

@@ -215,10 +215,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     pair = shape_pair(args)
     print(f"model pair ready in {time.perf_counter() - started:.0f} s: {pair.model.name}, {pair.mmproj.name}")
-    model_mb = (pair.model.stat().st_size + pair.mmproj.stat().st_size) / 2**20
-    model_mb += sum(path.stat().st_size for path in whisper_path(Config()).rglob("*") if path.is_file()) / 2**20
-    voice = voice_path(Config())
-    model_mb += sum(path.stat().st_size for path in (voice, voice.with_suffix(".onnx.json")) if path.is_file()) / 2**20
+    model_mb = files_mb(pair)
     config = Config().with_overrides(
         {
             "vlm.model": str(pair.model),
@@ -323,6 +320,13 @@ def _report(results: dict[str, list[dict]], peak: float, model_mb: float) -> int
 
 def _met(ok: bool) -> str:
     return "met" if ok else "NOT MET"
+
+
+def files_mb(pair: TinyVLMPair) -> float:
+    """The files of the VLM pair, whisper and the voice, in MB."""
+    voice = voice_path(Config())
+    paths = [pair.model, pair.mmproj, *whisper_path(Config()).rglob("*"), voice, voice.with_suffix(".onnx.json")]
+    return sum(path.stat().st_size for path in paths if path.is_file()) / 2**20
 
 
 def shape_pair(args: argparse.Namespace) -> TinyVLMPair:
