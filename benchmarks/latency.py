@@ -62,7 +62,6 @@ from assistant.hear.audio import WavFileSource
 from assistant.hear.keys import ScriptedKeys
 from assistant.see.camera import VideoFileSource
 from assistant.speak.sinks import WavFileSink, wav_bytes
-from assistant.think.native import give_back_freed_memory
 from tools.tiny_vlm import FAMILIES, write_tiny_vlm
 
 QUESTIONS = ["What is in front of me?", "Is it the blue one?", "Where is it?"]
@@ -161,7 +160,6 @@ def _barge_in(parts: dict[str, Any], folder: Path, frame: Frame, turns: int) -> 
 
 
 def main() -> int:
-    give_back_freed_memory()  # as the assistant's entry points do
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--model")

@@ -38,7 +38,6 @@ from assistant.cli.factory import make_engine
 from assistant.config import Config
 from assistant.serve.app import create_app
 from assistant.serve.service import Service
-from assistant.think.native import give_back_freed_memory
 from tools.tiny_vlm import write_tiny_vlm
 
 FOLLOW_UPS = ("Is it the blue one?", "Where is it?", "How far away is it?")
@@ -169,7 +168,6 @@ def main() -> int:
     parser.add_argument("--max-queue", type=int, default=4, help="server.max_queue: small, so that it is reached")
     parser.add_argument("--deadline-s", type=float, default=900, help="give up asking after this long")
     args = parser.parse_args()
-    give_back_freed_memory()
     with tempfile.TemporaryDirectory() as tmp:
         pair = write_tiny_vlm(Path(tmp), "qwen3-vl")
         config = Config().with_overrides(

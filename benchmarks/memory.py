@@ -17,6 +17,8 @@ import llama_cpp  # noqa: F401  # before numpy: see assistant/think/native.py
 
 # isort: split
 import argparse
+import ctypes
+import ctypes.util
 import dataclasses
 import json
 import resource
@@ -34,32 +36,18 @@ from assistant.config import Config
 from assistant.core.conversation import SYSTEM_PROMPT
 from assistant.core.presets import VQA
 from assistant.think.models import voice_path, whisper_path
-from assistant.think.native import give_back_freed_memory
 from tools.shape_vlm import MMPROJ_QUANTS, QUANT_BITS, SHAPES, add_pair_arguments, write_shape_vlm
 
 _TODAY = {"mmap": True, "kv": "f16", "flash_attn": False, "n_ctx": 4096, "mmproj": "F16", "give_back": False}
+_DEFAULTS = {**_TODAY, "mmap": False}
 CONFIGS = {
     "before: mmap, f16 KV, no FA, 4096": _TODAY,
-    "no mmap": {**_TODAY, "mmap": False},
-    "no mmap, allocator gives back": {**_TODAY, "mmap": False, "give_back": True},
-    "+ flash attention": {**_TODAY, "mmap": False, "give_back": True, "flash_attn": True},
-    "+ q8_0 KV (the defaults now)": {**_TODAY, "mmap": False, "give_back": True, "flash_attn": True, "kv": "q8_0"},
-    "defaults + context 2048": {
-        **_TODAY,
-        "mmap": False,
-        "give_back": True,
-        "flash_attn": True,
-        "kv": "q8_0",
-        "n_ctx": 2048,
-    },
-    "defaults + Q8_0 mmproj": {
-        **_TODAY,
-        "mmap": False,
-        "give_back": True,
-        "flash_attn": True,
-        "kv": "q8_0",
-        "mmproj": "Q8_0",
-    },
+    "no mmap: the defaults": _DEFAULTS,
+    "defaults + flash attention": {**_DEFAULTS, "flash_attn": True},
+    "defaults + FA + q8_0 KV": {**_DEFAULTS, "flash_attn": True, "kv": "q8_0"},
+    "defaults + FA + q8_0 KV + context 2048": {**_DEFAULTS, "flash_attn": True, "kv": "q8_0", "n_ctx": 2048},
+    "defaults + Q8_0 mmproj": {**_DEFAULTS, "mmproj": "Q8_0"},
+    "defaults + allocator gives back": {**_DEFAULTS, "give_back": True},
 }
 QUESTIONS = (
     ("What is in front of me?", 64),
@@ -118,6 +106,12 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
         "answers": answers,
         "first_token_ms": first_tokens,
     }
+
+
+def give_back_freed_memory() -> None:
+    """Fix glibc's mmap threshold at 128 KB, so that every freed block of that size or more goes back to the
+    system at once (glibc raises the threshold, up to 32 MB, as big blocks are freed, and keeps them)."""
+    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 
 
 def _rss_mb() -> float:

@@ -34,7 +34,6 @@ from assistant.cli.main import main as assistant_main
 from assistant.config import Config
 from assistant.speak.sinks import wav_bytes
 from assistant.think.models import voice_path, whisper_path
-from assistant.think.native import give_back_freed_memory
 from tools.tiny_vlm import write_tiny_vlm
 
 QUESTIONS = ("What is in front of me?", "Is it the blue one?", "Where is the door?")
@@ -87,7 +86,6 @@ def _count_lines(path: Path) -> int:
 
 def soak(turns: int, folder: Path, every_s: float = 0.5) -> Soak:
     """Run `turns` turns in this process, sampling memory and descriptors every `every_s` seconds."""
-    give_back_freed_memory()  # as the assistant's entry point does
     from assistant.cli.factory import make_synthesizer
 
     pair = write_tiny_vlm(folder / "tiny", "qwen3-vl")

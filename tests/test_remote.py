@@ -230,3 +230,18 @@ def test_a_private_ca_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> Non
         RemoteVisionChat("https://192.168.1.20:8080/v1", ca_bundle=str(tmp_path / "absent.pem"))
     with pytest.raises(BadInputError, match="not a web address"):
         RemoteVisionChat("ftp://192.168.1.20/v1")
+
+
+def test_reading_stays_local_while_the_server_is_away(remote_config: Config) -> None:
+    import cv2
+
+    away = remote_config.with_overrides({"vlm.url": f"http://127.0.0.1:{_free_port()}/v1", "vlm.warm_start": False})
+    engine = make_engine(away)
+    session = engine.session(DiscardSink())
+    image = np.full((360, 640, 3), 255, np.uint8)
+    cv2.putText(image, "PLATFORM 4", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (0, 0, 0), 6)
+    turn = session.answer_text("Read this, please.", Frame(image))
+    assert turn.error is None and turn.route == "read" and "PLATFORM" in turn.answer
+    asked = session.answer_text("What is in front of me?", Frame(image))
+    assert asked.error is not None and "I can't reach the vision server" in asked.error
+    engine.close()

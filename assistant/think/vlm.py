@@ -143,8 +143,8 @@ class LocalVisionChat:
         keep_prefix: bool = True,
         logit_bias: dict[int, float] | None = None,
         n_gpu_layers: int = 0,
-        kv_cache: str = "q8_0",
-        flash_attn: bool = True,
+        kv_cache: str = "f16",
+        flash_attn: bool = False,
     ) -> None:
         """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
         llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only
