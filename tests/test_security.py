@@ -139,3 +139,19 @@ def test_serve_speaks_https_with_the_certificate_given(tmp_path: Path, stack_con
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_first_question_refused_for_a_full_queue_leaves_no_session_behind(stack_config: Config) -> None:
+    from assistant.cli.factory import make_engine
+    from assistant.errors import BusyError
+    from assistant.serve.service import Question
+
+    engine = make_engine(stack_config.with_overrides({"vlm.warm_start": False, "server.max_queue": 1}))
+    full = Service(engine, stack_config.server.__class__(max_queue=1))  # its worker not started: nothing leaves
+    waiting = full.session(None)
+    full.ask(waiting, Question(text="Is it the blue one?"))
+    newcomer = full.session(None)
+    with pytest.raises(BusyError):
+        full.ask(newcomer, Question(text="What is in front of me?"))
+    assert newcomer.id not in full.sessions and waiting.id in full.sessions
+    engine.close()

@@ -319,7 +319,19 @@ class Service:
     ) -> tuple[Future[Reply], TurnControl]:
         """Queue one turn in a session; `on_event` hears the transcript and each sentence as they come."""
         emit = on_event or (lambda name, data: None)
-        return self.submit(lambda control: self._turn(session, question, control, emit))
+        try:
+            return self.submit(lambda control: self._turn(session, question, control, emit))
+        except BusyError:
+            self._forget_if_unused(session)
+            raise
+
+    def _forget_if_unused(self, client: Client) -> None:
+        """Drop a session that a refused request made and nothing used: under load, a client retrying its first
+        question would otherwise make one each time, and push the sessions in use out past MAX_SESSIONS."""
+        with self._sessions_lock:
+            unused = client.answers == 0 and client.preparing is None and not client.session.conversation.exchanges
+            if unused and self.sessions.get(client.id) is client:
+                del self.sessions[client.id]
 
     def infer(self, prompt: str, frame: Frame | None) -> tuple[Future[Turn], TurnControl]:
         """A turn with no memory and no sound: the seed's POST /infer."""
