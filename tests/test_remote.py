@@ -27,6 +27,7 @@ from assistant.core.presets import VQA
 from assistant.core.turn import TurnControl
 from assistant.core.types import Frame
 from assistant.errors import BadInputError, ModelError
+from assistant.speak.sinks import WavFileSink
 from assistant.think.remote import RemoteVisionChat
 from tools.tiny_vlm import TinyVLMPair
 
@@ -123,13 +124,21 @@ def test_a_spoken_turn_and_a_follow_up_are_answered_by_the_server_with_the_conve
         assert clip.duration_s > 0.3 and np.sqrt(np.mean(clip.samples**2)) > 0.01, "spoken, not silent"
 
 
-def test_an_interrupted_answer_stops_and_the_next_question_is_answered(remote_config: Config) -> None:
-    session = make_engine(remote_config.with_overrides({"vlm.warm_start": False})).session(DiscardSink())
+def test_an_interrupted_answer_stops_and_the_next_question_is_answered(remote_config: Config, tmp_path: Path) -> None:
+    engine = make_engine(remote_config.with_overrides({"vlm.warm_start": False, "vlm.max_tokens": 0}))
+    session = engine.session(WavFileSink(tmp_path, realtime=True))  # played at the speaker's pace
     frame = Frame(np.full((240, 320, 3), 90, np.uint8))
     control = TurnControl()
-    threading.Timer(0.5, control.cancel.set).start()
+
+    def press_while_it_speaks() -> None:
+        control.audible.wait(30)
+        time.sleep(0.2)
+        control.cancel.set()
+
+    threading.Thread(target=press_while_it_speaks, daemon=True).start()
     turn = session.answer_text("Describe everything you see.", frame, control=control)
     assert turn.interrupted and turn.error is None
+    session.sink = DiscardSink()
     again = session.answer_text("Is it the blue one?", frame)
     assert again.error is None and again.answer
     session.engine.vlm.close()  # type: ignore[union-attr]
