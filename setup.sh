@@ -3,8 +3,8 @@
 # System packages, the .venv with the project and its dev tools (Chromium and axe-core for the page's tests),
 # llama.cpp built for the GPU at hand, the bundled speech models and voice, a vision model chosen for this machine
 # when the network allows, then `assistant doctor`. Non-interactive when CI=true.
-# ASSISTANT_GPU=cuda|metal|vulkan|cpu chooses llama.cpp's GPU backend; by default CUDA when nvcc is found, Metal
-# on an Apple-silicon Mac, else the CPU alone.
+# ASSISTANT_GPU=cuda|metal|vulkan|cpu chooses llama.cpp's GPU backend; by default CUDA when nvcc and an NVIDIA GPU
+# are found, Metal on an Apple-silicon Mac, else the CPU alone.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -41,7 +41,9 @@ fi
 # -- the GPU backend for llama.cpp -----------------------------------------------------------------------------
 gpu=${ASSISTANT_GPU:-}
 if [ -z "$gpu" ]; then
-  if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then gpu=cuda
+  # CUDA needs both the toolkit and a GPU: a toolkit alone (a build image) is no reason to build for it
+  if { command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; } && nvidia-smi -L 2>/dev/null | grep -q GPU; then
+    gpu=cuda
   elif [ "$(uname -s)" = Darwin ] && [ "$(uname -m)" = arm64 ]; then gpu=metal
   else gpu=cpu
   fi
