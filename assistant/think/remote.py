@@ -65,10 +65,6 @@ class RemoteVisionChat:
             verify=verify,
         )
 
-    @property
-    def name(self) -> str:
-        return f"{self.model or 'the model'} on {self.host}"
-
     def check(self) -> str:
         """Ask the server which models it serves; say which one answers, or raise a ModelError saying why none."""
         listing = self._json(self._request("GET", "/models"))
