@@ -69,6 +69,7 @@ class CameraConfig:
 class OcrConfig:
     enabled: bool = _doc(True, "Read text with the bundled RapidOCR models: reading, documents, the model's context.")
     min_score: float = _doc(0.6, "Text read with less confidence than this (0 to 1) is left out.")
+    say_first: bool = _doc(True, "For a general question about a new picture, say the text in view at once.")
 
 
 @dataclass(frozen=True)

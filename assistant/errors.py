@@ -19,6 +19,7 @@ that a program can act on (the HTTP layer maps codes to statuses in one table, `
     │   ├── DownloadError           download       a model could not be fetched
     │   └── ReadingOffError         reading_off    text reading is turned off
     ├── DeviceError                 device         a microphone, speaker or camera is missing or failed
+    │   └── VideoEndedError         video_ended    a video standing in for the camera, played at its pace, ended
     ├── BusyError                   busy           the queue is full; `retry_after_s` says when to try again
     │   └── RateLimitedError        rate_limited   one client sent more requests than the service takes a minute
     └── TimedOutError               timed_out      the answer took longer than the service allows
@@ -107,6 +108,12 @@ class ReadingOffError(ModelError):
 
 class DeviceError(AssistantError):
     code = "device"
+
+
+class VideoEndedError(DeviceError):
+    """A video that stands in for the camera, played at its own pace, has come to its end."""
+
+    code = "video_ended"
 
 
 class BusyError(AssistantError):

@@ -170,10 +170,11 @@ def test_a_question_about_text_with_no_text_in_view_says_so_then_asks_the_model(
     assert turn.error is None and turn.route == "text"
     assert turn.framing == ["I found no text. Hold the text facing the camera, about 30 centimetres away."]
     assert sink.chunk_texts[0].startswith("I found no text.")
-    assert turn.messages[-1]["content"][-1]["text"] == "How much is this?", "no empty text context"
+    told = turn.messages[-1]["content"][-1]["text"]
+    assert told == f"{BOOKS['en'].already_said(turn.framing[0])}\n\nHow much is this?", "no empty text context"
 
 
-def test_a_scene_question_goes_to_the_model_alone(
+def test_a_scene_question_gives_the_model_what_was_said_not_the_whole_text(
     tmp_path: Path,
     transcriber: WhisperTranscriber,
     synthesizer: PiperSynthesizer,
@@ -183,8 +184,9 @@ def test_a_scene_question_goes_to_the_model_alone(
     assistant, _ = _assistant(transcriber, synthesizer, reader, tmp_path, vision)
     turn = assistant.answer_text("Describe the room.", _sign_and_face())
     assert turn.error is None and turn.route == "scene"
-    assert turn.text_read is None, "no OCR time spent on a scene the model describes"
-    assert turn.messages[-1]["content"][-1]["text"] == "Describe the room."
+    assert turn.text_read == "PLATFORM 4" and turn.instant == "There is text: PLATFORM 4."
+    said = BOOKS["en"].already_said(turn.instant)
+    assert turn.messages[-1]["content"][-1]["text"] == f"{said}\n\nDescribe the room."
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 
 from assistant.core.clock import ms_since
 from assistant.core.interfaces import AudioSource, FrameSource
-from assistant.core.turn import Prepared, Session, TurnControl
+from assistant.core.turn import Prepared, ReadAhead, Session, TurnControl
 from assistant.core.types import Frame
 from assistant.errors import AssistantError
 from assistant.hear.keys import QUIT_KEYS, STOP_KEYS, TALK_KEYS, KeySource
@@ -117,9 +117,12 @@ class PushToTalkLoop:
         self._wait_for_answer()  # one answer at a time
         outcome: list[bool] = []
         preparing = early.future if early is not None else None
+        reading = early.reading if early is not None else None
 
         def answer() -> None:
-            turn = self.session.answer_recording(clip, frame, camera_problem, timings, released, control, preparing)
+            turn = self.session.answer_recording(
+                clip, frame, camera_problem, timings, released, control, preparing, reading
+            )
             outcome.append(turn.error is None)
 
         self._answering = threading.Thread(target=answer, name="answer", daemon=True)
@@ -162,7 +165,8 @@ class PushToTalkLoop:
 
 
 class Preparation:
-    """The picture taken at the press, and its encoding, done beside the recording in a thread of their own."""
+    """The picture taken at the press, its text read, then its encoding, done beside the recording in a thread of
+    their own."""
 
     def __init__(self, session: Session, camera: FrameSource) -> None:
         self.session = session
@@ -172,20 +176,40 @@ class Preparation:
         self.frame: Frame | None = None
         self.grabbed = threading.Event()
         self.future: Future[Prepared | None] = Future()
+        self.reading: Future[ReadAhead | None] = Future()
         threading.Thread(target=self._run, name="prepare", daemon=True).start()
 
     def _run(self) -> None:
         self.future.set_running_or_notify_cancel()
+        self.reading.set_running_or_notify_cancel()
         try:
             self.frame = self.camera.grab()
         except AssistantError as e:
             _LOGGER.warning("camera at the press: %s", e.message)
         finally:
             self.grabbed.set()
+        # What can be said at once is read first; when nothing is said first, the model's work goes first.
+        if self.session.engine.options.say_first:
+            self._read()
+            self._prepare(self.reading.result())
+        else:
+            self._prepare(None)
+            self._read()
+
+    def _read(self) -> None:
+        read = None
+        try:
+            if self.frame is not None and not self.stale.is_set():
+                read = self.session.read_ahead(self.frame)
+        except Exception as e:  # the turn then reads the picture itself
+            _LOGGER.warning("could not read the picture ahead: %r", e)
+        self.reading.set_result(read)
+
+    def _prepare(self, read: ReadAhead | None) -> None:
         prepared = None
         try:
             if self.frame is not None and not self.stale.is_set():
-                prepared = self.session.prepare(self.frame, self.stale)
+                prepared = self.session.prepare(self.frame, self.stale, read)
         except Exception as e:  # the turn then takes the picture in itself, after the release
             _LOGGER.warning("could not prepare the picture: %r", e)
         self.future.set_result(prepared)

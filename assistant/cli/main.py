@@ -18,7 +18,7 @@ from assistant.think.hubs import SOURCES
 
 _LOGGER = logging.getLogger(__name__)
 
-COMMANDS = ("run", "ask", "serve", "doctor", "models", "voices")
+COMMANDS = ("run", "ask", "live", "serve", "doctor", "models", "voices")
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     question.add_argument("--text", help="the question, typed")
     ask.add_argument("--image", type=Path, metavar="I.jpg", help="the picture to ask about")
     ask.add_argument("--out", type=Path, metavar="A.wav", help="write the spoken answer here, not to the speaker")
+
+    live = commands.add_parser(
+        "live",
+        parents=[common],
+        help="read text live: new text in view is spoken as it comes",
+        description="The camera is read continuously; new text is spoken as it comes into view, once while it stays, "
+        "and a new sign cuts the old one short. Any key stops it, and so does a minute without new text. A video "
+        "file stands in for the camera, played at its own pace, until its end.",
+    )
+    live.add_argument("--camera", help="camera index, or a video or image file (camera.source)")
+    live.add_argument("--audio-out", type=Path, metavar="DIR", help="write each reading as a WAV here, not to speakers")
 
     serve = commands.add_parser(
         "serve",
@@ -142,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from assistant.cli.runner import ask
 
             return ask(config, args.audio, args.text, args.image, args.out)
+        if args.command == "live":
+            from assistant.cli.runner import live
+
+            return live(config, args.audio_out)
         if args.command == "serve":
             from assistant.cli.runner import serve
 

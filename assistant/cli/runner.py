@@ -6,22 +6,37 @@ import ipaddress
 import logging
 import socket
 import ssl
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from assistant.cli.console import notify, say
-from assistant.cli.factory import make_engine, make_session
+from assistant.cli.factory import make_engine, make_session, make_synthesizer
 from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config
 from assistant.core.interfaces import AudioSink, AudioSource, FrameSource
+from assistant.core.live import Heard, LiveReader
+from assistant.core.phrases import BOOKS
 from assistant.core.turn import Session
+from assistant.core.turnlog import TurnLog
 from assistant.core.types import AudioChunk, Frame
-from assistant.errors import AssistantError, BadInputError, DeviceError, NoPictureError
+from assistant.errors import AssistantError, BadInputError, DeviceError, NoPictureError, ReadingOffError
 from assistant.hear.audio import MicrophoneSource, WavFileSource
 from assistant.hear.keys import KeySource, ScriptedKeys, TerminalKeys
-from assistant.see.camera import BurstSource, ImageFileSource, OpenCVCamera, frame_source
+from assistant.see.camera import (
+    BurstSource,
+    ImageFileSource,
+    OpenCVCamera,
+    PacedVideoSource,
+    VideoFileSource,
+    frame_source,
+)
+from assistant.see.ocr import TextReader
 from assistant.speak.sinks import SpeakerSink, WavFileSink
 from assistant.think.catalog import TIERS, catalog_entry, choose, load_catalog
 from assistant.think.hubs import pull
@@ -97,6 +112,66 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
             camera.close()
         session.engine.close()
     return 0
+
+
+def live(config: Config, audio_out: Path | None) -> int:
+    """Live text on the configured camera until a key, a quiet minute, or a video's end; each reading is printed,
+    spoken (or written as a WAV, at a speaker's pace) and logged with when it was seen and when it was spoken."""
+    if not config.ocr.enabled:
+        raise ReadingOffError("Live reading needs text reading, which is turned off.", "Set ocr.enabled = true.")
+    sink: AudioSink
+    if audio_out is not None:
+        sink = WavFileSink(audio_out, realtime=True)
+    else:
+        speaker = SpeakerSink(config.audio.output_device)
+        speaker.check()
+        sink = speaker
+    source = frame_source(config.camera.source)
+    camera = PacedVideoSource(source.path) if isinstance(source, VideoFileSource) else source
+    camera.open()
+    log = TurnLog(Path(config.log.turns)) if config.log.turns else None
+    reader = TextReader(config.ocr.min_score)
+    reader.read(np.full((32, 32, 3), 255, np.uint8))  # the engine loads and warms up before the clock starts
+    book = BOOKS["en"]
+
+    def heard(reading: Heard) -> None:
+        say(reading.text)
+        if log is not None:
+            log.write_record(reading.record())
+
+    reading = LiveReader(camera, reader, make_synthesizer(config), sink, book, config.tts.speech_rate, on_heard=heard)
+    say(book.live_started)
+    cancel = threading.Event()
+    try:
+        with _stop_on_any_key(cancel):
+            why = reading.run(cancel)
+    finally:
+        camera.close()
+    say(book.live_quiet if why == "quiet" else book.live_stopped)
+    return 0
+
+
+@contextmanager
+def _stop_on_any_key(cancel: threading.Event) -> Iterator[None]:
+    """At a terminal, any key sets `cancel`; elsewhere (a pipe, a test) only Ctrl+C stops."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    keys = TerminalKeys()
+
+    def watch() -> None:
+        while not cancel.is_set():
+            if keys.poll(0.1) is not None:
+                cancel.set()
+
+    with keys.session():
+        watcher = threading.Thread(target=watch, name="live-keys", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            cancel.set()
+            watcher.join()
 
 
 def _live_keys(config: Config) -> KeySource:

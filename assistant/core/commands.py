@@ -36,11 +36,16 @@ COMMANDS = (
         "new conversation",
     ),
     Command("light", ("light", "light mode", "light detector", "光线", "光线模式", "测光"), "light"),
+    Command(
+        "live_text",
+        ("read live", "live text", "live reading", "read as you go", "keep reading", "实时朗读", "实时读", "连续朗读"),
+        "read live",
+    ),
     Command("save_settings", ("save settings", "remember this speed", "save my settings", "保存设置"), "save settings"),
     Command("help", ("help", "what can i say", "commands", "帮助", "我能说什么"), "help"),
 )
 
-HOTWORDS = "repeat, stop, slower, faster, more detail, shorter, new conversation, light, save settings, help"
+HOTWORDS = "repeat, stop, slower, faster, more detail, shorter, new conversation, light, read live, save settings, help"
 """Biases whisper towards the command words, which a small model easily mishears when said alone."""
 
 _POLITE = re.compile(

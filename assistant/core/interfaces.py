@@ -64,9 +64,11 @@ class PreparingChat(VisionChat, Protocol):
     def cost(self) -> PromptCost:
         """What evaluating the last prompt cost."""
 
-    def prefill(self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None) -> PromptCost | None:
-        """Evaluate the messages up to the end of their last picture, asking `stop` before each picture; None
-        when nothing can be kept."""
+    def prefill(
+        self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None, then_text: str = ""
+    ) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture, and `then_text` where it follows the picture,
+        asking `stop` before each picture; None when nothing can be kept."""
 
 
 @runtime_checkable

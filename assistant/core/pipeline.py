@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ class Spoken:
     """Whether any speech reached the sink."""
     generated: str = ""
     """The model's text exactly as it came, when it came to its end; "" when it was cut short."""
+    revised: bool = False
+    """Whether a sentence was changed before it was spoken (see SpeechStream's `revise`)."""
 
 
 def _put(channel: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -75,7 +77,11 @@ class SpeechStream:
         speech_rate: float = 1.0,
         on_sentence: Callable[[str], None] = lambda sentence: None,
         on_first_audio: Callable[[], None] = lambda: None,
+        lead: Sequence[str] = (),
+        revise: Callable[[str], str] | None = None,
     ) -> None:
+        """lead: sentences spoken first, while the model starts; they are not the model's. revise: each of the
+        model's sentences passes through it before it is spoken; an empty result is not spoken."""
         self.tokens = tokens
         self.synthesizer = synthesizer
         self.sink = sink
@@ -85,6 +91,8 @@ class SpeechStream:
         self.speech_rate = speech_rate
         self.on_sentence = on_sentence
         self.on_first_audio = on_first_audio
+        self.lead = list(lead)
+        self.revise = revise
         self._stop = threading.Event()
         self._sentences: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._audio: queue.Queue[Any] = queue.Queue(maxsize=8)
@@ -117,7 +125,11 @@ class SpeechStream:
     def _generate(self) -> None:
         started = time.monotonic()
         try:
-            for sentence in sentences(self._timed_tokens(started)):
+            for sentence in self.lead:
+                self.on_sentence(sentence)
+                if not _put(self._sentences, sentence, self._stop):
+                    return
+            for sentence in self._revised(sentences(self._timed_tokens(started))):
                 self.on_sentence(sentence)
                 if not _put(self._sentences, sentence, self._stop):
                     return
@@ -128,6 +140,14 @@ class SpeechStream:
             if close is not None:
                 close()  # ends generation inside llama.cpp when cancelled early
             _put(self._sentences, _DONE, self._stop)
+
+    def _revised(self, model_sentences: Iterable[str]) -> Iterator[str]:
+        for sentence in model_sentences:
+            revised = self.revise(sentence) if self.revise is not None else sentence
+            if revised != sentence:
+                self._spoken.revised = True
+            if revised:
+                yield revised
 
     def _timed_tokens(self, started: float) -> Iterator[str]:
         pieces = []
@@ -169,12 +189,19 @@ class SpeechStream:
             if item is _DONE:
                 return
             index, chunk = item
-            if not self._spoken.audible:
-                self._spoken.audible = True
-                self.timings["first_audio"] = ms_since(self.released_at)
-                self.on_first_audio()
+            self._note_audio(index)
             self._yielded.append(index)
             yield chunk
+
+    def _note_audio(self, index: int) -> None:
+        """The time of the first sound, and with a lead, of its first and of the model's first."""
+        if not self._spoken.audible:
+            self._spoken.audible = True
+            self.timings["first_audio"] = ms_since(self.released_at)
+            self.on_first_audio()
+        if self.lead:
+            name = "instant_audio" if index < len(self.lead) else "answer_audio"
+            self.timings.setdefault(name, ms_since(self.released_at))
 
     def _heard(self, played: int) -> list[str]:
         """The sentences the user heard: those before the first chunk that was not played in full."""
@@ -195,7 +222,7 @@ class SequentialSpeech(SpeechStream):
         text = "".join(self._timed_tokens(started))
         chunks: list[AudioChunk] = []
         tts_started = time.monotonic()
-        for index, sentence in enumerate(sentences([text])):
+        for index, sentence in enumerate([*self.lead, *self._revised(sentences([text]))]):
             self.on_sentence(sentence)
             self._spoken.sentences.append(sentence)
             for chunk in self.synthesizer.synthesize(sentence, self.speech_rate):
@@ -204,9 +231,7 @@ class SequentialSpeech(SpeechStream):
                 chunks.append(chunk)
         self.timings["tts_total"] = ms_since(tts_started)
         if chunks:
-            self._spoken.audible = True
-            self.timings["first_audio"] = ms_since(self.released_at)
-            self.on_first_audio()
+            self._note_audio(0)
         played = self.sink.play(chunks, self.cancel)
         self._spoken.heard = self._heard(played)
         return self._spoken

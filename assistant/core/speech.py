@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from assistant.core.phrases import for_text
+
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "prof", "jr", "sr"}
 _SENTENCE_END = re.compile(r"([.!?。！？]+)([\"')\]」』”）]*)(\s*)")
 _CJK_END = set("。！？")
@@ -94,3 +96,9 @@ def sentences(pieces: Iterable[str]) -> Iterator[str]:
                 yield part
     if buffer.strip():
         yield from split_sentences(buffer)
+
+
+def lines_for_speech(text: str) -> str:
+    """Each line ends in a pause when spoken, as a sign's lines would be read; the words stay as written."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(line if line[-1] in ".!?。！？:：" else line + for_text(line).sentence_end for line in lines)

@@ -24,6 +24,7 @@ from assistant.core import documents
 from assistant.core.clock import ms_since
 from assistant.core.commands import match as match_command
 from assistant.core.conversation import SYSTEM_PROMPT, Conversation
+from assistant.core.critical import AnswerCheck
 from assistant.core.heard import check_heard
 from assistant.core.interfaces import (
     AudioSink,
@@ -36,11 +37,13 @@ from assistant.core.interfaces import (
     Transcriber,
     VisionChat,
 )
-from assistant.core.phrases import Phrases, for_text
+from assistant.core.live import Heard, LiveReader, StillCamera
+from assistant.core.phrases import BOOKS, Phrases, for_text
 from assistant.core.pipeline import SequentialSpeech, SpeechStream
 from assistant.core.presets import DESCRIBE, Preset, choose_preset
 from assistant.core.reading import Reading, edges_touched
-from assistant.core.routing import ANSWERERS, Answerer, Route, asks_for_detail, needs_sight, route
+from assistant.core.routing import ANSWERERS, Answerer, Route, asks_for_detail, is_chinese, needs_sight, route
+from assistant.core.speech import lines_for_speech
 from assistant.core.turnlog import TurnLog
 from assistant.core.types import AudioChunk, AudioClip, Frame, PromptCost, Quality, Turn
 from assistant.errors import (
@@ -66,6 +69,10 @@ LIGHT_STILL_S = 2.0
 VERY_DARK = 0.04
 """Below this mean brightness a colour is named with a warning that it may be wrong."""
 _LOCAL_ROUTES = {Route.READ, Route.DOCUMENT, Route.LIGHT, Route.COLOUR}
+NEW_VIEW = 0.06
+"""View change (0 to 1, see Sight.view_change) from the conversation's last picture above which a picture is new."""
+SAY_FIRST_WORDS = 20
+"""At most this many words of the text in view are said before the model's answer."""
 
 Detail = Literal["brief", "detailed"]
 
@@ -121,6 +128,8 @@ class AnswerOptions:
     """Speak each sentence as it comes; False speaks only once the whole answer is written (for comparison)."""
     budgets: ImageBudgets = field(default_factory=ImageBudgets)
     """How many image tokens a picture may become, by what the question needs."""
+    say_first: bool = True
+    """For a general question about a new picture, say the text in view at once, then the model's answer."""
 
 
 @dataclass
@@ -133,6 +142,29 @@ class Prepared:
     model_frame: Frame
     """The copy the model was given, at the first-look budget."""
     cost: PromptCost
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """Text read in a picture before its question was answered: at the press, while the question was spoken; and
+    what a general question about it would be told first, in the language of the last question."""
+
+    frame_sha256: str
+    reading: Reading
+    lead: tuple[str, ...] = ()
+    """What would be said before the model's answer."""
+    speech_rate: float = 1.0
+    spoken: Future[dict[str, list[AudioChunk]]] | None = None
+    """The lead's speech, being synthesized: each part's chunks, at `speech_rate`."""
+
+    def speech_for(self, lead: list[str], speech_rate: float) -> dict[str, list[AudioChunk]]:
+        """The lead's speech when the turn says this very lead at this rate; else nothing."""
+        if self.spoken is None or tuple(lead) != self.lead or speech_rate != self.speech_rate:
+            return {}
+        try:
+            return self.spoken.result()
+        except AssistantError:
+            return {}
 
 
 @dataclass
@@ -148,6 +180,14 @@ class TurnContext:
     """The phrase book in the question's language."""
     preparing: Future[Prepared | None] | None = None
     """The picture being taken in while the question was spoken, if any."""
+    reading_ahead: Future[ReadAhead | None] | None = None
+    """The picture's text being read while the question was spoken, if any."""
+    read_before: ReadAhead | None = None
+    """What was read at the press, when it was of this turn's picture."""
+    lead: list[str] = field(default_factory=list)
+    """Said at once, before the model's answer: what is wrong with the picture, the text in view."""
+    check: AnswerCheck | None = None
+    """Holds the model's sentences against the text read in the picture."""
 
 
 Notify = Callable[[str, str], None]
@@ -254,6 +294,10 @@ class Session:
         self._last_by_model = False
         """Whether the last answer was the model's: a question referring back to it is about what it named."""
         self._image_urls: dict[str, str] = {}
+        self._last_reading: ReadAhead | None = None
+        self._say: Phrases = BOOKS["en"]
+        """The phrase book of the last question: the language the next is likely in."""
+        """The text read in the newest picture read: 'more detail' checks its answer against it."""
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -266,11 +310,13 @@ class Session:
         released_at: float | None = None,
         control: TurnControl | None = None,
         preparing: Future[Prepared | None] | None = None,
+        reading_ahead: Future[ReadAhead | None] | None = None,
     ) -> Turn:
         """A spoken question: transcribe it, then answer it as `answer_text` does. `preparing` is the picture
-        being taken in since the press (see `prepare`); it is used when `frame` is that picture."""
+        being taken in since the press (see `prepare`), `reading_ahead` its text being read (see `read_ahead`);
+        each is used when `frame` is that picture."""
         context = self._context(Turn(timings_ms=dict(timings_ms or {})), frame, camera_problem, released_at, control)
-        context.preparing = preparing
+        context.preparing, context.reading_ahead = preparing, reading_ahead
         turn = context.turn
         try:
             started = time.monotonic()
@@ -315,24 +361,55 @@ class Session:
         except AssistantError as e:
             _LOGGER.error("could not speak: %s", e.message)
 
-    def prepare(self, frame: Frame, cancel: threading.Event | None = None) -> Prepared | None:
+    def prepare(
+        self, frame: Frame, cancel: threading.Event | None = None, read: ReadAhead | None = None
+    ) -> Prepared | None:
         """Take a picture in before its question: encode it at the first-look budget and evaluate it into the
-        model's KV cache behind the conversation so far. None when there is no model that can keep it, or the
+        model's KV cache behind the conversation so far; with its text `read`, also what a general question
+        about it would tell the model was already said. None when there is no model that can keep it, or the
         turn was cancelled first."""
         vlm, options = self.engine.vlm, self.engine.options
         if not isinstance(vlm, PreparingChat):
             return None
         model_frame = self.engine.sight.for_model(frame, options.budgets.first_look, vlm.pixels_per_token)
-        preview = self.conversation.with_question("", model_frame)
+        said = _after_what_was_said(self._say, list(read.lead)) if read is not None and read.lead else ""
+        preview = self.conversation.with_question(said, model_frame)
         with self.engine.model_lock:
             if cancel is not None and cancel.is_set():
                 return None
             answer_room = choose_preset("", options.temperature, options.max_tokens).max_tokens
             start = preview.fit(self._image_part, vlm.count_tokens, options.n_ctx - answer_room)
-            cost = vlm.prefill(preview.messages(self._image_part, start), cancel.is_set if cancel else None)
+            messages = preview.messages(self._image_part, start)
+            cost = vlm.prefill(messages, cancel.is_set if cancel else None, said)
         if cost is None or (cancel is not None and cancel.is_set()):
             return None
         return Prepared(frame, model_frame, cost)
+
+    def read_ahead(self, frame: Frame) -> ReadAhead | None:
+        """Read a picture's text before its question is known, so that a question about it need not wait for
+        OCR; and, for a general question about it, make what would be said before the model's answer, as
+        `_question` would, and begin to synthesize it. None when reading is off."""
+        if self.engine.reader is None:
+            return None
+        reading = self.engine.reader.read(frame.image)
+        say, checked = self._say, self.engine.sight.quality(frame.image)
+        if self.engine.vlm is None or checked.too_dark:
+            return ReadAhead(frame.sha256, reading)
+        new_view = self._new_view(frame)
+        lead = _said_first(
+            say, _framing(say, checked, reading, new_view), reading, new_view, self.engine.options.say_first
+        )
+        rate = self.settings.speech_rate
+        spoken: Future[dict[str, list[AudioChunk]]] = Future()
+
+        def synthesize() -> None:
+            try:
+                spoken.set_result({part: list(self.synthesizer.synthesize(part, rate)) for part in lead})
+            except Exception as e:  # then it is synthesized when said
+                spoken.set_exception(AssistantError(str(e)))
+
+        threading.Thread(target=synthesize, name="say-first", daemon=True).start()
+        return ReadAhead(frame.sha256, reading, tuple(lead), rate, spoken)
 
     def choose(self, speech_rate: float | None = None, detail: Detail | None = None) -> None:
         """Change this session's settings; None keeps a setting as it is."""
@@ -358,6 +435,7 @@ class Session:
 
     def _answer(self, context: TurnContext) -> Turn:
         turn = context.turn
+        self._say = context.say
         self.notify("question", turn.transcript)
         turn.command = match_command(turn.transcript)
         try:
@@ -416,10 +494,11 @@ class Session:
             self._reply(context, frame, " ".join(turn.framing))
             return
         reading = None
-        if self.engine.reader is not None and answerer in (Answerer.OCR, Answerer.MODEL_WITH_TEXT, Answerer.FACTS):
+        new_view = self._new_view(frame)
+        if self.engine.reader is not None and answerer is not Answerer.MODEL_WITH_COLOUR:
+            # A description is read too, so that its numbers and names can be checked against the text.
             reading = self._read(context, frame)
-            if reading.reads_well:  # a white page, or faint print, that reads well needs no warning
-                turn.framing = [hint for hint in turn.framing if hint not in (say.washed_out, say.blurred)]
+            turn.framing = _framing(say, checked, reading, edges=answerer is not Answerer.MODEL or new_view)
         if answerer is Answerer.OCR and reading is None and vlm is None:
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
         if answerer is Answerer.OCR and reading is not None:
@@ -429,25 +508,56 @@ class Session:
         else:
             if answerer is Answerer.MODEL_WITH_TEXT and reading is not None and not reading:
                 turn.framing.append(say.no_text_hint)
-            if turn.framing:
-                self._speak_reply(context, " ".join(turn.framing))
+            context.lead = list(turn.framing)
+            if answerer is Answerer.MODEL:
+                context.lead = _said_first(say, turn.framing, reading, new_view, self.engine.options.say_first)
             question = turn.transcript
-            if reading:
+            if answerer is Answerer.MODEL_WITH_TEXT and reading:
                 question = f"{question}\n\n{say.text_in_picture}{reading.text}"
             if measured:
                 question = f"{question}\n\n{measured}"
+            if context.lead:
+                turn.instant = " ".join(context.lead)
+                question = _after_what_was_said(say, context.lead) + question
+            if reading is not None:
+                context.check = AnswerCheck(reading.text, turn.transcript, say)
             self._ask_vlm(vlm, context, frame, question)
 
+    def _new_view(self, frame: Frame) -> bool:
+        """Whether the picture is not the one the conversation last saw, nor the same view."""
+        last = self.conversation.newest_full_frame
+        if last is None:
+            return True
+        return last.sha256 != frame.sha256 and self.engine.sight.view_change(last, frame) > NEW_VIEW
+
     def _read(self, context: TurnContext, frame: Frame) -> Reading:
-        """OCR on the full-resolution frame; text cut off at an edge adds a hint of which way to move."""
+        """OCR on the full-resolution frame, unless it was read already."""
         assert self.engine.reader is not None
-        reading = self.engine.reader.read(frame.image)
-        context.turn.timings_ms["ocr"] = reading.elapsed_ms
+        reading = self._read_before(context, frame)
+        if reading is None:
+            reading = self.engine.reader.read(frame.image)
+            context.turn.timings_ms["ocr"] = reading.elapsed_ms
+            self._last_reading = ReadAhead(frame.sha256, reading)
         context.turn.text_read = reading.text
-        hint = context.say.edge_hint(edges_touched(reading))
-        if hint:
-            context.turn.framing.append(hint)
         return reading
+
+    def _read_before(self, context: TurnContext, frame: Frame) -> Reading | None:
+        """The frame's text if it was read at the press, or by an earlier turn."""
+        if context.reading_ahead is not None:
+            started = time.monotonic()
+            try:
+                ahead = context.reading_ahead.result()
+            except Exception as e:  # then it is read now
+                _LOGGER.warning("the picture could not be read ahead: %r", e)
+                ahead = None
+            context.turn.timings_ms["ocr_wait"] = ms_since(started)
+            if ahead is not None and ahead.frame_sha256 == frame.sha256:
+                context.turn.timings_ms["ocr"] = ahead.reading.elapsed_ms
+                self._last_reading = context.read_before = ahead
+                return ahead.reading
+        if self._last_reading is not None and self._last_reading.frame_sha256 == frame.sha256:
+            return self._last_reading.reading
+        return None
 
     def _read_out(self, context: TurnContext, reading: Reading, channel: Route) -> str:
         """The text verbatim, or the document's summary (its JSON goes on the turn), then any framing hint."""
@@ -488,7 +598,7 @@ class Session:
         self._last_by_model = False
         self.notify("sentence", text)
         self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame), frame)
-        self._speak_reply(context, _for_speech(text))
+        self._speak_reply(context, lines_for_speech(text))
         turn.interrupted = context.control.cancel.is_set()
         self.conversation.add_assistant(text, interrupted=turn.interrupted)
 
@@ -515,6 +625,31 @@ class Session:
 
         self.sink.play(tones(), cancel)
 
+    def _live_text(self, context: TurnContext) -> str:
+        """Read the camera live until stopped, the view stays without new text for a while, or, with one still
+        picture, once it is read; returns what was read and began to be spoken, one reading to a line."""
+        say, reader = context.say, self.engine.reader
+        if reader is None:
+            raise ReadingOffError(say.reading_off, say.reading_off_fix)
+        camera: FrameSource | None = self.camera
+        if camera is None:
+            if context.frame is None:
+                raise self._no_picture(context)
+            camera = StillCamera(context.frame)
+        self._speak_reply(context, say.live_started)
+        live = LiveReader(
+            camera, reader, self.synthesizer, self.sink, say, self.settings.speech_rate, on_heard=self._heard_live
+        )
+        why = live.run(context.control.cancel)
+        if why != "cancelled":
+            self.speak(say.live_quiet if why == "quiet" else say.live_stopped, context.control.cancel)
+        return "\n".join(heard.text for heard in live.heard if heard.t_spoken_ms is not None)
+
+    def _heard_live(self, heard: Heard) -> None:
+        self.notify("sentence", heard.text)
+        if self.engine.turn_log is not None:
+            self.engine.turn_log.write_record(heard.record())
+
     def _command(self, context: TurnContext) -> None:
         """Act on a local voice command and say what was done."""
         turn, say, name = context.turn, context.say, context.turn.command
@@ -525,6 +660,9 @@ class Session:
             self._speak_reply(context, turn.answer)
             self._light_mode(context)
             return
+        if name == "live_text":
+            turn.answer = self._live_text(context)
+            return
         if name == "more_detail":
             frame = self.conversation.newest_full_frame
             if self.engine.vlm is None:
@@ -534,6 +672,8 @@ class Session:
             options = self.engine.options
             preset = choose_preset("", options.temperature, options.max_tokens, base=DESCRIBE)
             budget = options.budgets.detail
+            if self._last_reading is not None and self._last_reading.frame_sha256 == frame.sha256:
+                context.check = AnswerCheck(self._last_reading.reading.text, turn.transcript, say)
             self._ask_vlm(self.engine.vlm, context, frame, say.more_detail_question, preset, budget)
             return
         if name == "repeat":
@@ -597,23 +737,43 @@ class Session:
         preset = preset or choose_preset(turn.transcript, options.temperature, cap)
         turn.preset = preset.name
         _LOGGER.info("preset %s for %r", preset.name, turn.transcript)
-        prepared = self._await_prepared(context)
-        full = frame
+        full = taken = frame
         if frame is not None:
             budget = budget or options.budgets.for_question(turn.route, turn.transcript)
             pixels = vlm.pixels_per_token if isinstance(vlm, PreparingChat) else 32
-            taken = frame.sha256
             frame = self.engine.sight.for_model(frame, budget, pixels)
-            if prepared is not None:
-                turn.prepared = prepared.frame.sha256 == taken and prepared.model_frame.sha256 == frame.sha256
-                turn.timings_ms["prepare_image_encode"] = prepared.cost.image_encode_ms
-                turn.timings_ms["prepare_prefill"] = prepared.cost.prefill_ms
             turn.image_sha256 = frame.sha256
             turn.image_size = list(frame.size)
         self.conversation.add_user(question or turn.transcript, frame, full)
         self._forget_unused_images()
+        self._stream_answer(context, self._model_tokens(vlm, context, preset, taken, frame))
+
+    def _model_tokens(
+        self, vlm: VisionChat, context: TurnContext, preset: Preset, taken: Frame | None, given: Frame | None
+    ) -> Iterator[str]:
+        """The model's answer, token by token, once the picture taken in since the press is ready and the model is
+        free. The speech stream pulls it in a thread of its own, so what is said first plays in the meantime."""
+        turn, options = context.turn, self.engine.options
+        prepared = self._await_prepared(context)
+        if prepared is not None and taken is not None and given is not None:
+            turn.prepared = prepared.frame.sha256 == taken.sha256 and prepared.model_frame.sha256 == given.sha256
+            turn.timings_ms["prepare_image_encode"] = prepared.cost.image_encode_ms
+            turn.timings_ms["prepare_prefill"] = prepared.cost.prefill_ms
         with self.engine.model_lock:
-            self._stream_answer(vlm, context, preset)
+            start = self.conversation.fit(self._image_part, vlm.count_tokens, options.n_ctx - preset.max_tokens)
+            messages = self.conversation.messages(self._image_part, start)
+            turn.messages = self.conversation.messages(_image_placeholder, start)
+            asked = time.monotonic()
+            try:
+                for piece in vlm.stream(messages, preset):
+                    turn.timings_ms.setdefault("vlm_first_token", ms_since(asked))
+                    yield piece
+            finally:
+                if isinstance(vlm, PreparingChat):
+                    cost = vlm.cost
+                    turn.image_tokens = cost.image_tokens if turn.image_sha256 else None
+                    turn.timings_ms["image_encode"] = cost.image_encode_ms
+                    turn.timings_ms["prefill"] = cost.prefill_ms
 
     def _await_prepared(self, context: TurnContext) -> Prepared | None:
         """The picture taken in since the press, once its work is done: the model does one thing at a time."""
@@ -628,16 +788,14 @@ class Session:
         context.turn.timings_ms["prepare_wait"] = ms_since(started)
         return prepared
 
-    def _stream_answer(self, vlm: VisionChat, context: TurnContext, preset: Preset) -> None:
+    def _stream_answer(self, context: TurnContext, tokens: Iterator[str]) -> None:
         turn, control, options = context.turn, context.control, self.engine.options
-        start = self.conversation.fit(self._image_part, vlm.count_tokens, options.n_ctx - preset.max_tokens)
-        messages = self.conversation.messages(self._image_part, start)
-        turn.messages = self.conversation.messages(_image_placeholder, start)
-
         speech = SpeechStream if options.streaming else SequentialSpeech
+        ahead = context.read_before
+        ready = ahead.speech_for(context.lead, self.settings.speech_rate) if ahead is not None else {}
         spoken = speech(
-            vlm.stream(messages, preset),
-            self.synthesizer,
+            tokens,
+            _SaidAhead(self.synthesizer, ready, self.settings.speech_rate) if ready else self.synthesizer,
             self.sink,
             control.cancel,
             turn.timings_ms,
@@ -645,12 +803,11 @@ class Session:
             speech_rate=self.settings.speech_rate,
             on_sentence=lambda sentence: self.notify("sentence", sentence),
             on_first_audio=control.audible.set,
+            lead=context.lead,
+            revise=context.check,
         ).run()
-        if isinstance(vlm, PreparingChat):
-            cost = vlm.cost
-            turn.image_tokens = cost.image_tokens if turn.image_sha256 else None
-            turn.timings_ms["image_encode"] = cost.image_encode_ms
-            turn.timings_ms["prefill"] = cost.prefill_ms
+        if context.check is not None:
+            turn.unverified = context.check.unverified
         turn.interrupted = control.cancel.is_set()
         turn.answer = " ".join(spoken.heard)
         if not spoken.audible and not turn.interrupted:
@@ -658,9 +815,10 @@ class Session:
         self._last_answer = " ".join(spoken.sentences)
         self._last_by_model = True
         # A whole answer goes back into the history as the model wrote it, so that the next prompt starts with the
-        # very tokens its KV cache holds and is not read again; an interrupted one, as far as it was heard.
+        # very tokens its KV cache holds and is not read again; an interrupted or revised one, as it was heard.
         heard_all = not turn.interrupted and spoken.generated and spoken.heard == spoken.sentences
-        history = spoken.generated if heard_all else turn.answer
+        by_model = " ".join(spoken.heard[len(context.lead) :])
+        history = spoken.generated if heard_all and not spoken.revised else by_model
         self.conversation.add_assistant(history, interrupted=turn.interrupted)
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -699,10 +857,62 @@ class Session:
             self.engine.turn_log.write(turn)
 
 
-def _for_speech(text: str) -> str:
-    """Each line ends in a pause when spoken, as a sign's lines would be read; the words stay as written."""
+class _SaidAhead:
+    """The session's voice, with the parts said first already synthesized at the press."""
+
+    def __init__(self, voice: Synthesizer, ready: dict[str, list[AudioChunk]], speech_rate: float) -> None:
+        self.voice = voice
+        self.ready = ready
+        self.speech_rate = speech_rate
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice.sample_rate
+
+    def synthesize(self, text: str, speech_rate: float = 1.0) -> Iterator[AudioChunk]:
+        chunks = self.ready.get(text) if speech_rate == self.speech_rate else None
+        return iter(chunks) if chunks is not None else self.voice.synthesize(text, speech_rate)
+
+
+def _framing(say: Phrases, checked: Quality, reading: Reading, edges: bool) -> list[str]:
+    """What is wrong with the picture: its light and sharpness, and with `edges`, text cut off at an edge. A white
+    page, or faint print, that reads well needs no warning."""
+    hints = say.framing(checked.too_dark, checked.too_bright, checked.blurred)
+    edge = say.edge_hint(edges_touched(reading)) if edges else ""
+    if edge:
+        hints.append(edge)
+    if reading.reads_well:
+        hints = [hint for hint in hints if hint not in (say.washed_out, say.blurred)]
+    return hints
+
+
+def _said_first(
+    say: Phrases, framing: list[str], reading: Reading | None, new_view: bool, say_first: bool
+) -> list[str]:
+    """Said before the model's answer to a general question: what is wrong with the picture, then, about a new
+    view, the start of the text in it."""
+    lead = list(framing)
+    if reading and new_view and say_first:
+        lead.append(say.there_is_text(*_opening(reading.text, SAY_FIRST_WORDS)))
+    return lead
+
+
+def _after_what_was_said(say: Phrases, lead: list[str]) -> str:
+    """The start of the model's question when something was said first; it goes before the question, so that it
+    can be evaluated at the press, with the picture."""
+    return f"{say.already_said(' '.join(lead))}\n\n"
+
+
+def _opening(text: str, words: int) -> tuple[str, bool]:
+    """The first `words` words of a text read, its lines parted by commas, and whether there is more; Chinese is
+    counted two characters to a word."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " ".join(line if line[-1] in ".!?。！？:：" else line + for_text(line).sentence_end for line in lines)
+    flat = ", ".join(lines)
+    if is_chinese(flat):
+        cut = flat[: 2 * words]
+        return cut, len(cut) < len(flat)
+    tokens = flat.split()
+    return " ".join(tokens[:words]).rstrip(","), len(tokens) > words
 
 
 def _image_placeholder(frame: Frame) -> dict[str, Any]:

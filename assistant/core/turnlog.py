@@ -6,6 +6,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from assistant.core.types import Turn
 from assistant.errors import BadInputError
@@ -21,6 +22,10 @@ class TurnLog:
             raise BadInputError(f"I can't write the turn log {path}: {e.strerror}.") from e
 
     def write(self, turn: Turn) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **dataclasses.asdict(turn)}
+        self.write_record(dataclasses.asdict(turn))
+
+    def write_record(self, fields: dict[str, Any]) -> None:
+        """One line of any other kind: a reading of live text."""
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **fields}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -39,6 +39,8 @@ class Frame:
 
     image: np.ndarray
     source: str = ""
+    time_ms: float | None = None
+    """When it was taken, on its source's clock: a video's own time; None from a camera."""
 
     @cached_property
     def sha256(self) -> str:
@@ -93,6 +95,10 @@ class Turn:
     """Where the document's values are null, in words ("row 2, price")."""
     framing: list[str] = field(default_factory=list)
     """What was wrong with the picture (too dark, blurred, text cut off), as spoken."""
+    instant: str | None = None
+    """What was said at once, before the model's answer: the picture's problems, the text in view."""
+    unverified: list[str] = field(default_factory=list)
+    """Numbers, prices, doses, dates and names in the model's answer that were not read in the picture."""
 
 
 @dataclass(frozen=True)

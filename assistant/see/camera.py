@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.types import Frame
-from assistant.errors import BadInputError, DeviceError, TooLargeError
+from assistant.errors import BadInputError, DeviceError, TooLargeError, VideoEndedError
 from assistant.see.cv import import_cv2
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,14 +120,27 @@ class VideoFileSource:
             raise BadInputError(f"I can't read the video {self.path.name}: it is not a video I understand.")
         self._capture = capture
 
-    def grab(self) -> Frame:
+    @property
+    def fps(self) -> float:
+        """Frames a second, as the file says; 30 when it says nothing believable."""
+        if self._capture is None:
+            self.open()
+        fps = float(self._capture.get(import_cv2().CAP_PROP_FPS) or 0)
+        return fps if 0 < fps <= 240 else 30.0
+
+    def next_image(self) -> np.ndarray | None:
+        """The file's next frame; None at its end."""
         if self._capture is None:
             self.open()
         ok, image = self._capture.read()
-        if not ok:
+        return image if ok else None
+
+    def grab(self) -> Frame:
+        image = self.next_image()
+        if image is None:
             self._capture.set(import_cv2().CAP_PROP_POS_FRAMES, 0)
-            ok, image = self._capture.read()
-        if not ok or image is None:
+            image = self.next_image()
+        if image is None:
             raise BadInputError(f"The video {self.path.name} has no pictures I can read.")
         return Frame(image, source=str(self.path.name))
 
@@ -134,6 +148,42 @@ class VideoFileSource:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+
+class PacedVideoSource:
+    """A video played at its own pace, as a camera would show it: each grab gives the frame of the moment, counted
+    from the first grab, so frames go by while the reader works; at the video's end a VideoEndedError."""
+
+    def __init__(self, path: Path) -> None:
+        self.video = VideoFileSource(path)
+        self.fps = 30.0
+        self._started: float | None = None
+        self._index = -1
+        self._image: np.ndarray | None = None
+
+    def open(self) -> None:
+        self.video.open()
+        self.fps = self.video.fps
+
+    def clock_ms(self) -> float:
+        """The video's time now: milliseconds since the first grab."""
+        return 0.0 if self._started is None else (time.monotonic() - self._started) * 1000
+
+    def grab(self) -> Frame:
+        if self._started is None:
+            self.open()
+            self._started = time.monotonic()
+        due = int(self.clock_ms() / 1000 * self.fps)
+        while self._index < due or self._image is None:
+            image = self.video.next_image()
+            if image is None:
+                raise VideoEndedError(f"The video {self.video.path.name} has ended.")
+            self._index += 1
+            self._image = image
+        return Frame(self._image, source=self.video.path.name, time_ms=self._index / self.fps * 1000)
+
+    def close(self) -> None:
+        self.video.close()
 
 
 class ImageFileSource:

@@ -26,7 +26,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +164,22 @@ class _Unit:
     n_pos: int = 1
 
 
+def _through(units: list[_Unit], start: int, tokens: list[int]) -> int:
+    """Where `tokens` end, when they come soon after `start` (after the template's few marks that close a
+    picture); else `start`."""
+    if not tokens:
+        return start
+    keys = [unit.key for unit in units]
+    for at in range(start, min(start + _CLOSING_MARKS + 1, len(keys) - len(tokens) + 1)):
+        if keys[at : at + len(tokens)] == tokens:
+            return at + len(tokens)
+    return start
+
+
+_CLOSING_MARKS = 8
+"""At most this many tokens come between a picture and the text after it (such as Qwen's <|vision_end|>)."""
+
+
 class ImageEmbeddingCache:
     """A picture's embeddings from the vision encoder, by the sha256 of its pixels; the least recently
     used go first."""
@@ -231,19 +247,28 @@ def prefix_reusing_handler_class() -> type:
             completion = llama.create_completion(prompt=prompt, stream=stream, **sampling)
             return _convert_completion_to_chat(completion, stream=stream)
 
-        def prefill(self, llama: Any, messages: Any, stop: Callable[[], bool] | None = None) -> PromptCost:
-            """Evaluate `messages` into the KV cache up to the end of their last picture, so that a question
-            asked next about the same picture, with the same history, has only its own words left to evaluate."""
-            self._evaluate_messages(llama, messages, through_last_picture=True, stop=stop)
+        def prefill(
+            self, llama: Any, messages: Any, stop: Callable[[], bool] | None = None, then_text: str = ""
+        ) -> PromptCost:
+            """Evaluate `messages` into the KV cache up to the end of their last picture, and `then_text` when the
+            picture is followed by it, so that a question asked next about the same picture, with the same
+            history, has only its own words left to evaluate."""
+            after = llama.tokenize(then_text.encode(), add_bos=False, special=False) if then_text else []
+            self._evaluate_messages(llama, messages, through_last_picture=True, stop=stop, then_tokens=after)
             return self.stats
 
         def _evaluate_messages(
-            self, llama: Any, messages: Any, through_last_picture: bool, stop: Callable[[], bool] | None = None
+            self,
+            llama: Any,
+            messages: Any,
+            through_last_picture: bool,
+            stop: Callable[[], bool] | None = None,
+            then_tokens: Sequence[int] = (),
         ) -> int | None:
             self._init_mtmd_context(llama)
             chunks = self.tokenize_prompt(llama, messages)
             try:
-                return self._evaluate(llama, chunks, through_last_picture, stop)
+                return self._evaluate(llama, chunks, through_last_picture, stop, then_tokens)
             except BaseException:
                 self.forget(llama)
                 raise
@@ -262,11 +287,17 @@ def prefix_reusing_handler_class() -> type:
             return held + [_Unit(int(token)) for token in llama.input_ids[position : llama.n_tokens]]
 
         def _evaluate(
-            self, llama: Any, chunks: Any, through_last_picture: bool = False, stop: Callable[[], bool] | None = None
+            self,
+            llama: Any,
+            chunks: Any,
+            through_last_picture: bool = False,
+            stop: Callable[[], bool] | None = None,
+            then_tokens: Sequence[int] = (),
         ) -> int | None:
             """Evaluate the prompt but its last token, reusing the KV cache, and return that last token; or,
-            `through_last_picture`, evaluate it only up to the end of its last picture and return None. `stop` is
-            asked before each picture: when it says so, what is evaluated so far stays and the rest is left."""
+            `through_last_picture`, evaluate it only up to the end of its last picture, and `then_tokens` when
+            they follow it, and return None. `stop` is asked before each picture: when it says so, what is
+            evaluated so far stays and the rest is left."""
             mtmd = self._mtmd_cpp
             units: list[_Unit] = []
             sources: list[Any] = []  # the image chunk of each picture unit, None for text
@@ -287,6 +318,7 @@ def prefix_reusing_handler_class() -> type:
             if through_last_picture:
                 pictures = [i for i, source in enumerate(sources) if source is not None]
                 end = pictures[-1] + 1 if pictures else end
+                end = _through(units, end, list(then_tokens))
             n_cells = sum(
                 mtmd.mtmd_input_chunk_get_n_tokens(mtmd.mtmd_input_chunks_get(chunks, i))
                 for i in range(mtmd.mtmd_input_chunks_size(chunks))

@@ -229,13 +229,16 @@ class LocalVisionChat:
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return int(self.handler.count_tokens(self.llm, messages))
 
-    def prefill(self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None) -> PromptCost | None:
-        """Evaluate the messages up to the end of their last picture into the KV cache, asking `stop` before each
-        picture; None when this model does not keep its KV cache between calls, so that preparing would be lost."""
+    def prefill(
+        self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None, then_text: str = ""
+    ) -> PromptCost | None:
+        """Evaluate the messages up to the end of their last picture into the KV cache, and `then_text` where it
+        follows the picture, asking `stop` before each picture; None when this model does not keep its KV cache
+        between calls, so that preparing would be lost."""
         if not hasattr(self.handler, "prefill"):
             return None
         try:
-            return self.handler.prefill(self.llm, messages, stop)
+            return self.handler.prefill(self.llm, messages, stop, then_text)
         except ValueError as e:
             raise ModelError("The vision model could not read the picture.", str(e)) from e
 

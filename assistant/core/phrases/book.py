@@ -89,6 +89,28 @@ class Phrases(ABC):
         """Text runs into these edges (left, right, top, bottom): which way to move the camera."""
 
     @abstractmethod
+    def there_is_text(self, text: str, more: bool) -> str:
+        """Said at once about a new picture, before the model's answer: the text in view (its start, if `more`)."""
+
+    @abstractmethod
+    def already_said(self, text: str) -> str:
+        """Put after the question: what the user has just heard, which the model should not say again."""
+
+    @abstractmethod
+    def unsure_of(self, items: list[str]) -> str:
+        """After a sentence of the model's holding numbers or names that were not read in the picture."""
+
+    @abstractmethod
+    def read_instead(self, lines: list[str]) -> str:
+        """In place of the model's price or dose that was not read: what was read."""
+
+    # -- live reading -------------------------------------------------------------------------------
+    live_started: str
+    live_stopped: str
+    live_quiet: str
+    """Live reading ends by itself after a quiet while."""
+
+    @abstractmethod
     def field(self, key: str, value: str) -> str: ...
 
     @abstractmethod

@@ -91,6 +91,23 @@ class English(Phrases):
         way = " and ".join(_MOVES[edge] for edge in edges)
         return f"Text is cut off at the {where} edge: move the camera a little {way}."
 
+    def there_is_text(self, text: str, more: bool) -> str:
+        return f"There is text: {text}{', and more' if more else ''}."
+
+    def already_said(self, text: str) -> str:
+        return f'The user has just heard this, so do not say it again: "{text}"'
+
+    def unsure_of(self, items: list[str]) -> str:
+        them = "it" if len(items) == 1 else "them"
+        return f"I am not sure of {_listed(items)}: I did not read {them} in the picture."
+
+    def read_instead(self, lines: list[str]) -> str:
+        return "I am not sure of that. I read: " + "; ".join(lines) + "."
+
+    live_started = "Reading live: I will read new text as it comes into view. Press a key to stop."
+    live_stopped = "Live reading stopped."
+    live_quiet = "No new text for a minute: live reading stopped."
+
     def field(self, key: str, value: str) -> str:
         return f"{key}: {value}"
 
@@ -101,3 +118,7 @@ class English(Phrases):
         noun = _NOUNS[kind] + ("" if count == 1 else "s")
         rest = f"; and {more} more" if more > 0 else ""
         return f"{count} {noun}: {'; '.join(shown)}{rest}."
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -81,6 +81,22 @@ class Chinese(Phrases):
     def cut_off(self, edges: list[str]) -> str:
         return "文字在边上被切掉了，请把镜头" + "、".join(_MOVES[edge] for edge in edges) + "移一点。"
 
+    def there_is_text(self, text: str, more: bool) -> str:
+        return f"有文字：{text}{'，还有更多' if more else ''}。"
+
+    def already_said(self, text: str) -> str:
+        return f"用户刚刚已经听到这些，不要再说一遍：“{text}”"
+
+    def unsure_of(self, items: list[str]) -> str:
+        return f"我不确定{'、'.join(items)}：我没有在画面里读到。"
+
+    def read_instead(self, lines: list[str]) -> str:
+        return "这一点我不确定。我读到的是：" + "；".join(lines) + "。"
+
+    live_started = "开始实时朗读：新的文字一出现我就读。按任意键停止。"
+    live_stopped = "实时朗读已停止。"
+    live_quiet = "一分钟没有新文字，实时朗读已停止。"
+
     def field(self, key: str, value: str) -> str:
         return f"{key}：{value}"
 
