@@ -83,8 +83,10 @@ class SteeredPreparingChat(shape_latency.SteeredChat):
     def cost(self) -> PromptCost:
         return self.vlm.cost
 
-    def prefill(self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None) -> PromptCost | None:
-        return self.vlm.prefill(messages, stop)
+    def prefill(
+        self, messages: list[dict[str, Any]], stop: Callable[[], bool] | None = None, then_text: str = ""
+    ) -> PromptCost | None:
+        return self.vlm.prefill(messages, stop, then_text)
 
 
 class SceneCamera:
