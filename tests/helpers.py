@@ -66,3 +66,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def asked(text: str) -> str:
+    """A question as the user put it, after what the model was told had been said first (the text in view)."""
+    return text.split("\n\n")[-1]
+
+
+def by_model(answer: str, instant: str | None) -> str:
+    """The part of an answer the model wrote, after what was said first: what the conversation remembers."""
+    return answer[len(instant) :].lstrip() if instant and answer.startswith(instant) else answer

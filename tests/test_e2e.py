@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import normalise, read_wav
+from helpers import asked, by_model, normalise, read_wav
 
 from assistant.cli.factory import make_session
 from assistant.cli.main import main
@@ -110,8 +110,8 @@ def test_two_turns_remember_the_first_and_send_only_the_newest_image(
     assert first["image_sha256"] != second["image_sha256"], "each press grabs a new frame"
     messages = second["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[1]["content"] == first["transcript"]
-    assert messages[2]["content"] == first["answer"]
+    assert asked(messages[1]["content"]) == first["transcript"]
+    assert messages[2]["content"] == by_model(first["answer"], first["instant"])
     images = [p for m in messages if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image_url"]
     assert [p["image_url"]["url"] for p in images] == [f"<image {second['image_sha256']}>"]
     assert sorted(p.name for p in (tmp_path / "answers").iterdir()) == ["answer-001.wav", "answer-002.wav"]
@@ -177,11 +177,11 @@ def test_silence_is_not_a_question_and_the_loop_goes_on(
         + ["--audio-out", str(tmp_path / "answers"), "--log-turns", str(log)],
     )
     assert "Sorry: I didn't hear a question." in capsys.readouterr().out
-    silent, asked = _log(log)
+    silent, spoken = _log(log)
     assert silent["error"] == "I didn't hear a question."
     assert silent["messages"] == [] and silent["preset"] is None, "no VLM call"
-    assert asked["error"] is None
-    assert [m["role"] for m in asked["messages"]] == ["system", "user"], "the silent press left no trace"
+    assert spoken["error"] is None
+    assert [m["role"] for m in spoken["messages"]] == ["system", "user"], "the silent press left no trace"
     _assert_speech(tmp_path / "answers" / "answer-001.wav")
 
 
@@ -310,9 +310,9 @@ def test_a_colour_follow_up_goes_to_the_model_with_the_conversation_and_the_meas
     assert second["route"] == "colour" and second["preset"] is not None, "the model answered"
     messages = second["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[1]["content"] == first["transcript"] and messages[2]["content"] == first["answer"]
-    asked = _text_of(messages[3])
-    assert asked.startswith(second["transcript"] + "\n\nMeasured colour in the middle of the picture: ")
+    assert asked(messages[1]["content"]) == first["transcript"]
+    assert messages[2]["content"] == by_model(first["answer"], first["instant"])
+    assert _text_of(messages[3]).startswith(second["transcript"] + "\n\nMeasured colour in the middle of the picture: ")
 
 
 def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_file: Path) -> None:
@@ -325,5 +325,6 @@ def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_
         session.engine.close()
     assert first.error is None and second.error is None and second.preset is not None
     assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "user"]
-    assert _text_of(second.messages[1]) == "我前面有什么？" and second.messages[2]["content"] == first.answer
+    assert asked(_text_of(second.messages[1])) == "我前面有什么？"
+    assert second.messages[2]["content"] == by_model(first.answer, first.instant)
     assert "画面中间测得的颜色：" in _text_of(second.messages[3])

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-FOCUS_ORDER = ["talk", "toggle-mode", "stop", "question", "send", "photo", "rate", "brief", "new-conversation"]
+FOCUS_ORDER = ["talk", "toggle-mode", "stop", "read-live", "question", "send", "photo", "rate", "brief"]
+FOCUS_ORDER += ["new-conversation"]
 
 
 def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
@@ -128,7 +129,8 @@ def test_hold_space_asks_through_whisper_and_speaks_the_answer(
 
     (session,) = service.sessions.values()
     (exchange,) = session.session.conversation.exchanges
-    assert normalise(exchange.question) == normalise(QUESTION)
+    asked = exchange.question.split("\n\n")[-1]  # after what was said first: the text in view
+    assert normalise(asked) == normalise(QUESTION)
     assert exchange.full is not None and exchange.full.size == (640, 480), "the browser camera's own picture"
     assert exchange.frame is not None and exchange.frame.size[0] < 640, "the model's copy, within its budget"
 
@@ -202,3 +204,14 @@ def test_the_page_runs_under_its_own_policy(browser: Browser, url: str) -> None:
     assert page.evaluate("document.getElementById('live').textContent").startswith("Ready")
     assert problems == [], "the script and style ran, and nothing was refused"
     context.close()
+
+
+def test_read_text_live_speaks_new_text_and_escape_stops_it(page: Page) -> None:
+    """The fake camera shows a sign, "EXIT" and a number, changing each frame: read once, while it stays."""
+    page.click("#read-live")
+    assert page.get_attribute("#read-live", "aria-pressed") == "true"
+    page.wait_for_function("document.getElementById('live').textContent.startsWith('EXIT')", timeout=20_000)
+    page.wait_for_function("document.getElementById('player').dataset.played === 'yes'", timeout=10_000)
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('live').textContent === 'Live reading stopped.'")
+    assert page.get_attribute("#read-live", "aria-pressed") == "false"

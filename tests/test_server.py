@@ -35,7 +35,9 @@ from renders import render
 
 from assistant.cli.main import main
 from assistant.config import Config
+from assistant.core.phrases import BOOKS
 from assistant.core.turn import TurnControl
+from assistant.hear.audio import decode_audio_bytes
 from assistant.serve.app import create_app, status_of
 from assistant.serve.service import Service
 
@@ -678,3 +680,36 @@ def test_a_request_without_the_token_is_refused_before_its_body_is_read(service:
     assert sent[0]["status"] == 401
     assert json.loads(sent[1]["body"])["code"] == "unauthorized"
     assert read == [], "not a byte of the body was read"
+
+
+def _sign_jpeg(*lines: str) -> bytes:
+    pieces = [(line, 360, 220 + 110 * index) for index, line in enumerate(lines)]
+    ok, data = cv2.imencode(".jpg", render(pieces, 72))
+    assert ok
+    return data.tobytes()
+
+
+def test_live_reading_over_http_says_each_text_once_and_a_new_sign_in_place_of_the_old(client: TestClient) -> None:
+    def live(picture: bytes, restart: bool = False) -> dict[str, Any]:
+        files = {"image": ("p.jpg", picture, "image/jpeg")}
+        response = client.post("/api/sessions/live-1/live", data={"restart": str(restart).lower()}, files=files)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = live(_sign_jpeg("PHARMACY", "Open until 9 pm"), restart=True)
+    assert first["text"] == "PHARMACY\nOpen until 9 pm" and not first["replaces"]
+    assert decode_audio_bytes(base64.b64decode(first["audio_base64"])).duration_s > 1.0
+    assert client.get(first["audio_url"]).status_code == 200
+    again = live(_sign_jpeg("PHARMACY", "Open until 9 pm"))
+    assert "text" not in again and again["ocr_ms"] > 0, "the same text is not said twice"
+    sign = live(_sign_jpeg("PLATFORM 4"))
+    assert sign["text"] == "PLATFORM 4" and sign["replaces"]
+    restarted = live(_sign_jpeg("PLATFORM 4"), restart=True)
+    assert restarted["text"] == "PLATFORM 4", "a new live reading says what is in view"
+
+
+def test_read_live_said_to_the_service_leaves_the_reading_to_the_page(client: TestClient) -> None:
+    reply = client.post("/api/ask", data={"text": "read live"}, files={"image": ("p.jpg", jpeg(), "image/jpeg")})
+    body = reply.json()
+    assert reply.status_code == 200 and body["command"] == "live_text"
+    assert body["answer"] == BOOKS["en"].live_started, "the page sends pictures to /live itself"

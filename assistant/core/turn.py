@@ -289,6 +289,9 @@ class Session:
         """Live pictures for light mode; without one, light mode follows the turn's single picture."""
         self.synthesizer = synthesizer or engine.synthesizer
         self.settings = engine.settings
+        self.client_reads_live = False
+        """Whether the client (the page) reads text live itself, sending pictures as it goes: then 'read live'
+        only says that live reading has begun."""
         self.conversation = Conversation(engine.system_prompt, engine.max_turns)
         self._last_answer = ""
         self._last_by_model = False
@@ -631,6 +634,9 @@ class Session:
         say, reader = context.say, self.engine.reader
         if reader is None:
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
+        if self.client_reads_live:
+            self._speak_reply(context, say.live_started)
+            return say.live_started
         camera: FrameSource | None = self.camera
         if camera is None:
             if context.frame is None:

@@ -83,6 +83,10 @@ class AskReply(BaseModel):
     document: Any = Field(None, description="The document asked for, whole: a list of rows or an object of fields.")
     unreadable: list[str] | None = Field(None, description="Where the document's values are null, in words.")
     framing: list[str] = Field([], description="Hints about the picture: too dark, blurred, text cut off…")
+    instant: str | None = Field(None, description="Said at once, before the model's answer: the text in view…")
+    unverified: list[str] | None = Field(
+        None, description="Numbers, prices, doses, dates and names in the model's answer that were not read."
+    )
     image_sha256: str | None = Field(None, description="The sha256 of the picture's copy the model was given.")
     image_tokens: int | None = Field(None, description="The image tokens the model's encoder made of it.")
     prepared: bool | None = Field(
@@ -93,6 +97,18 @@ class AskReply(BaseModel):
     settings: SettingsReply = Field(description="The session's settings after this turn.")
     error: str | None = None
     code: str | None = Field(None, description="The error's code, when the turn ended in one.")
+
+
+class LiveReply(BaseModel):
+    session_id: str
+    text: str | None = Field(
+        None, description="The text new in this picture, one line to a row; none when nothing is new."
+    )
+    replaces: bool = Field(False, description="Whether it is a new sign: stop saying what was said about the old one.")
+    hint: str | None = Field(None, description="Text runs off an edge: which way to move the camera.")
+    audio_url: str | None = Field(None, description="The new text spoken, as a WAV kept in memory with the session.")
+    audio_base64: str | None = Field(None, description="The same WAV inline.")
+    ocr_ms: float = Field(description="How long reading the picture took.")
 
 
 class ErrorReply(BaseModel):
@@ -569,6 +585,38 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         service.prepare(client, picture)
         return {"session_id": client.id, "preparing": True}
 
+    @app.post(
+        "/api/sessions/{session_id}/live",
+        response_model=LiveReply,
+        response_model_exclude_none=True,
+        responses=_ERRORS,
+        summary="One picture of live reading: the text new in it, spoken",
+        max_body_size=max_body,
+    )
+    async def live_picture(
+        session_id: str,
+        image: Annotated[UploadFile, File(description="The camera's picture now")],
+        restart: Annotated[
+            bool, Form(description="The first picture of a new live reading: forget what was said")
+        ] = False,
+        speech_rate: Annotated[float | None, Form(description="Speaking speed, 0.5 to 2.5")] = None,
+    ) -> dict[str, Any]:
+        """Text is read as it comes into view: each new text once while it stays, a new sign in place of the old,
+        with a hint when it runs off an edge. The page sends a picture a second while live reading is on; a
+        session id not seen before starts a session."""
+        picture = await run_in_threadpool(service.picture, await image.read())
+        client = service.session(session_id)
+        news = await run_in_threadpool(service.read_live, client, picture, restart, speech_rate)
+        return {
+            "session_id": news.session_id,
+            "text": news.text,
+            "replaces": news.replaces,
+            "hint": news.hint or None,
+            "audio_url": f"/api/audio/{news.session_id}/{news.audio_name}" if news.audio_name else None,
+            "audio_base64": base64.b64encode(news.audio).decode("ascii") if news.audio else None,
+            "ocr_ms": round(news.ocr_ms, 1),
+        }
+
     @app.get(
         "/api/audio/{session_id}/{name}",
         responses={**_ERRORS, 200: {"content": {"audio/wav": {}}}},
@@ -624,6 +672,8 @@ def _reply_json(reply: Reply, audio_inline: bool) -> dict[str, Any]:
         document=turn.document,
         unreadable=turn.unreadable or None,
         framing=turn.framing,
+        instant=turn.instant,
+        unverified=turn.unverified or None,
         image_sha256=turn.image_sha256,
         image_tokens=turn.image_tokens,
         prepared=turn.prepared,

@@ -25,7 +25,9 @@ import numpy as np
 
 from assistant.config import ServerConfig
 from assistant.core.interfaces import RemoteChat
+from assistant.core.live import LiveText
 from assistant.core.phrases import for_text
+from assistant.core.speech import lines_for_speech
 from assistant.core.turn import Detail, Engine, Prepared, Session, Settings, TurnControl
 from assistant.core.types import AudioChunk, AudioClip, Frame, Turn
 from assistant.errors import (
@@ -35,6 +37,7 @@ from assistant.errors import (
     ForbiddenError,
     NoPictureError,
     NotFoundError,
+    ReadingOffError,
     TimedOutError,
     TooLargeError,
 )
@@ -115,6 +118,9 @@ class Client:
     """The latest answers' WAVs, by name."""
     preparing: Future[Prepared | None] | None = None
     """The picture sent when the talk button went down, being taken in for the next question."""
+    live: LiveText = field(default_factory=LiveText)
+    """What live reading has said of the text in view."""
+    live_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def keep_audio(self, wav: bytes) -> str:
         self.answers += 1
@@ -123,6 +129,20 @@ class Client:
         while len(self.audio) > AUDIO_KEPT_PER_SESSION:
             self.audio.popitem(last=False)
         return name
+
+
+@dataclass
+class LiveNews:
+    """What one picture of live reading brought: new text, spoken, or nothing new (text None)."""
+
+    session_id: str
+    ocr_ms: float
+    text: str | None = None
+    replaces: bool = False
+    """Whether it is a new sign: what is being said about the old one should stop."""
+    hint: str = ""
+    audio: bytes = b""
+    audio_name: str | None = None
 
 
 @dataclass
@@ -222,6 +242,7 @@ class Service:
             if session is None:
                 new_id = session_id or uuid.uuid4().hex
                 session = Client(new_id, self.engine.session(CollectingSink()), now)
+                session.session.client_reads_live = True
                 self.sessions[new_id] = session
                 while len(self.sessions) > MAX_SESSIONS:
                     self.sessions.popitem(last=False)
@@ -324,6 +345,30 @@ class Service:
         except BusyError:
             self._forget_if_unused(session)
             raise
+
+    def read_live(self, client: Client, frame: Frame, restart: bool, speech_rate: float | None) -> LiveNews:
+        """One picture of the client's live reading: the text new in it, spoken, or nothing new. OCR runs in the
+        caller's thread, beside the model's queue: a live picture never waits behind a question."""
+        reader = self.engine.reader
+        if reader is None:
+            say = for_text("")
+            raise ReadingOffError(say.reading_off, say.reading_off_fix)
+        if speech_rate is not None and not 0.5 <= speech_rate <= 2.5:
+            raise BadInputError("speech_rate should be between 0.5 and 2.5.")
+        reading = reader.read(frame.image)
+        with client.live_lock:
+            if restart:
+                client.live = LiveText()
+            news = client.live.feed(reading)
+        client.last_used = self.clock()
+        if news is None:
+            return LiveNews(client.id, reading.elapsed_ms)
+        text = "\n".join(news.lines)
+        hint = for_text(text).edge_hint(news.edges)
+        spoken = " ".join([lines_for_speech(text), hint]).strip()
+        rate = speech_rate or client.session.settings.speech_rate
+        wav = wav_bytes(list(self.engine.synthesizer.synthesize(spoken, rate)))
+        return LiveNews(client.id, reading.elapsed_ms, text, news.replaces, hint, wav, client.keep_audio(wav))
 
     def _forget_if_unused(self, client: Client) -> None:
         """Drop a session that a refused request made and nothing used: under load, a client retrying its first

@@ -66,13 +66,76 @@ function playNext() {
 player.addEventListener("ended", () => { URL.revokeObjectURL(player.src); playNext(); });
 player.addEventListener("playing", () => { player.dataset.played = "yes"; });
 
-function stopSpeaking() {
+function silence() {
   speechQueue.length = 0;
   player.pause();
   delete player.dataset.playing;
-  if (busy) busy.abort();
-  announce("Stopped.");
 }
+
+function stopSpeaking() {
+  silence();
+  if (busy) busy.abort();
+  if (!stopLive()) announce("Stopped.");
+}
+
+// -- live text: a picture a second; new text is spoken as it comes into view --------------------------
+
+const LIVE_EVERY_MS = 1000, LIVE_QUIET_MS = 60000;
+let liveReading = null;
+
+function startLive() {
+  if (liveReading) return;
+  if (!camera && !chosenPicture) { cues.error(); announce("Live reading needs the camera."); return; }
+  liveReading = { first: true, sending: false, lastNew: Date.now() };
+  liveReading.timer = setInterval(liveStep, LIVE_EVERY_MS);
+  $("read-live").setAttribute("aria-pressed", "true");
+  $("read-live").textContent = "Stop reading live";
+  announce("Reading live: new text will be read as it comes into view.");
+}
+
+// Returns whether live reading was on.
+function stopLive(words) {
+  if (!liveReading) return false;
+  clearInterval(liveReading.timer);
+  liveReading = null;
+  $("read-live").setAttribute("aria-pressed", "false");
+  $("read-live").textContent = "Read text live";
+  announce(words || "Live reading stopped.");
+  return true;
+}
+
+async function liveStep() {
+  const state = liveReading;
+  if (!state || state.sending) return;
+  if (Date.now() - state.lastNew > LIVE_QUIET_MS) { stopLive("No new text for a minute: live reading stopped."); return; }
+  const picture = await grabPicture();
+  if (!picture || liveReading !== state) return;
+  sessionId = sessionId || newSessionId();
+  const form = new FormData();
+  form.append("image", picture, "picture.jpg");
+  form.append("speech_rate", $("rate").value);
+  if (state.first) form.append("restart", "true");
+  state.sending = true;
+  try {
+    const response = await call(`/api/sessions/${sessionId}/live`, { method: "POST", body: form });
+    const reply = await response.json();
+    if (!response.ok) { cues.error(); stopLive(`Sorry: ${reply.error}`); return; }
+    state.first = false;
+    if (reply.text && liveReading === state) {
+      state.lastNew = Date.now();
+      if (reply.replaces) silence();
+      announce([reply.text.replaceAll("\n", ". "), reply.hint].filter(Boolean).join(" "));
+      if (reply.audio_base64) speak(reply.audio_base64);
+    }
+  } catch (error) {
+    cues.error();
+    stopLive("Sorry: the service did not answer. Live reading stopped.");
+  } finally {
+    state.sending = false;
+  }
+}
+
+$("read-live").addEventListener("click", () => { if (!stopLive()) startLive(); });
 
 // -- the picture -------------------------------------------------------------------------------------
 
@@ -115,7 +178,9 @@ $("clear-photo").addEventListener("click", () => {
 
 async function startTalking() {
   if (recording) return;
-  stopSpeaking();
+  silence();
+  if (busy) busy.abort();
+  stopLive();
   try {
     microphone = microphone || await navigator.mediaDevices.getUserMedia({ audio: true });
   } catch (error) {
@@ -257,6 +322,7 @@ function onEvent(name, data, turn) {
     const answer = data.error || data.answer || "";
     addToHistory(data.transcript || turn.question, answer);
     announce(answer);
+    if (data.command === "live_text") startLive();
   }
 }
 
