@@ -11,6 +11,7 @@ from helpers import normalise
 from renders import render
 
 from assistant.cli.factory import assemble_engine
+from assistant.cli.loop import READY, PushToTalkLoop
 from assistant.cli.main import main
 from assistant.config import Config
 from assistant.core.commands import match
@@ -18,8 +19,10 @@ from assistant.core.live import GONE_AFTER, LiveReader, LiveText
 from assistant.core.phrases import BOOKS
 from assistant.core.reading import Reading, TextLine, layout
 from assistant.core.turn import TurnControl
+from assistant.core.turnlog import TurnLog
 from assistant.core.types import Frame
-from assistant.hear.audio import read_audio_file
+from assistant.hear.audio import WavFileSource, read_audio_file
+from assistant.hear.keys import ScriptedKeys
 from assistant.hear.stt import WhisperTranscriber
 from assistant.see.camera import PacedVideoSource
 from assistant.see.ocr import TextReader
@@ -190,3 +193,21 @@ def test_the_reader_stops_when_the_video_ends(tmp_path: Path, synthesizer: Piper
     video = write_live_video(tmp_path / "blank.avi", (Scene((), 0, 0.5),))
     reader = LiveReader(PacedVideoSource(video), TextReader(), synthesizer, WavFileSink(tmp_path), BOOKS["en"])
     assert reader.run(threading.Event()) == "ended" and reader.heard == []
+
+
+@pytest.mark.slow
+def test_r_in_the_loop_reads_live_until_the_next_key(
+    tmp_path: Path, signs_video: Path, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer
+) -> None:
+    log = tmp_path / "turns.jsonl"
+    engine = assemble_engine(transcriber, synthesizer, reader=TextReader(), turn_log=TurnLog(log))
+    session = engine.session(WavFileSink(tmp_path / "out"))
+    camera = PacedVideoSource(signs_video)
+    session.camera = camera
+    lines: list[str] = []
+    keys = ScriptedKeys(["r", (3.0, "x"), "q"])
+    PushToTalkLoop(session, WavFileSource([]), camera, keys, lines.append).run()
+    assert lines == [READY, "Reading live.", "Stopped.", "Goodbye."]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[0]["mode"] == "live" and normalise(records[0]["text"]) == "pharmacy open until 9 pm"
+    assert records[-1]["command"] == "live_text" and records[-1]["answer"].startswith("PHARMACY")

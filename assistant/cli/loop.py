@@ -17,7 +17,7 @@ from assistant.core.interfaces import AudioSource, FrameSource
 from assistant.core.turn import Prepared, ReadAhead, Session, TurnControl
 from assistant.core.types import Frame
 from assistant.errors import AssistantError
-from assistant.hear.keys import QUIT_KEYS, STOP_KEYS, TALK_KEYS, KeySource
+from assistant.hear.keys import LIVE_KEYS, QUIT_KEYS, STOP_KEYS, TALK_KEYS, KeySource
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ TICK_EVERY_S = 2.0
 
 READY = (
     "Ready. Press Space or Enter to ask, and press it again when you have finished. "
-    "While I speak, Space asks again and Escape stops me. Press q to quit."
+    "While I speak, Space asks again and Escape stops me. Press r to read text live, and q to quit."
 )
 
 
@@ -68,6 +68,9 @@ class PushToTalkLoop:
                 key = key if key is not None else self.keys.read()
                 if key in QUIT_KEYS:
                     break
+                if key in LIVE_KEYS:
+                    key = self._read_live()
+                    continue
                 if key not in TALK_KEYS:
                     key = None
                     continue
@@ -141,6 +144,25 @@ class PushToTalkLoop:
                 next_tick += self.tick_every_s
         self._wait_for_answer()
         return bool(outcome and outcome[0]), None
+
+    def _read_live(self) -> str | None:
+        """Live text until any key, which is returned if it asks for something else (talk or quit)."""
+        self._wait_for_answer()
+        self.say("Reading live.")
+        frame, _ = self._grab()
+        control = TurnControl()
+        reading = threading.Thread(target=self.session.read_live, args=(frame, control), name="live", daemon=True)
+        reading.start()
+        pressed: str | None = None
+        while reading.is_alive():
+            pressed = self.keys.poll(0.05)
+            if pressed is not None:
+                control.cancel.set()
+                break
+        reading.join()
+        if pressed is not None:
+            self.say("Stopped.")
+        return pressed if pressed in TALK_KEYS | QUIT_KEYS else None
 
     def _wait_for_answer(self) -> None:
         if self._answering is not None:

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         parents=[common],
         help="the push-to-talk loop (the default)",
-        description="Space or Enter starts listening, the next key stops; q quits. "
+        description="Space or Enter starts listening, the next key stops; r reads text live; q quits. "
         "With --audio-in, each WAV is one press-and-release.",
     )
     run.add_argument("--audio-in", nargs="+", type=Path, metavar="WAV", help="sound files instead of the microphone")

@@ -348,6 +348,19 @@ class Session:
             return self._fail(context, EmptyQuestionError(context.say.empty_question))
         return self._answer(context)
 
+    def read_live(self, frame: Frame | None, control: TurnControl | None = None) -> Turn:
+        """Live text started by a key, as by saying "read live": until `control` is cancelled, a quiet while, or,
+        without a live camera, once `frame` is read."""
+        context = self._context(Turn(command="live_text"), frame, None, None, control)
+        try:
+            context.turn.answer = self._live_text(context)
+        except AssistantError as e:
+            return self._fail(context, e)
+        except Exception as e:
+            return self._fail_unexpected(context, e)
+        self._log(context.turn)
+        return context.turn
+
     def cue(self, name: str) -> None:
         """Play a state sound, if sounds are on; it does not wait for the sound to end."""
         sound = self.engine.cues(name) if self.sounds else None

@@ -13,6 +13,8 @@ from typing import Protocol, TextIO
 TALK_KEYS = {" ", "\r", "\n"}
 STOP_KEYS = {"\x1b"}
 """Escape."""
+LIVE_KEYS = {"r", "R"}
+"""Reads text live until the next key."""
 QUIT_KEYS = {"q", "Q", "\x03", "\x04", ""}
 """q, Ctrl-C, Ctrl-D, and end of input."""
 
