@@ -56,12 +56,27 @@ class PushToTalkLoop:
         self.moved = moved
         self.tick_every_s = tick_every_s
         self._answering: threading.Thread | None = None
+        self._control: TurnControl | None = None
+        """The answer's or the live reading's, while one runs."""
+        self._answered = 0
 
     def run(self) -> int:
         """Serve turns until quit; return how many were answered without error."""
         self.say(READY)
         self.session.cue("ready")
-        answered = 0
+        try:
+            self._serve_keys()
+        except BaseException:  # Ctrl+C or SIGTERM: the answer stops, and nothing is left using the models
+            if self._control is not None:
+                self._control.cancel.set()
+            self._wait_for_answer()
+            raise
+        self._wait_for_answer()
+        self.say("Goodbye.")
+        return self._answered
+
+    def _serve_keys(self) -> None:
+        """Turns, and live reading, by the keys pressed, until quit."""
         with self.keys.session():
             key: str | None = None
             while True:
@@ -75,10 +90,7 @@ class PushToTalkLoop:
                     key = None
                     continue
                 ok, key = self._one_turn()
-                answered += ok
-        self._wait_for_answer()
-        self.say("Goodbye.")
-        return answered
+                self._answered += ok
 
     def _one_turn(self) -> tuple[bool, str | None]:
         """Listen, then answer while watching the keys. Returns whether the answer came without error, and
@@ -91,7 +103,7 @@ class PushToTalkLoop:
         self.say("Listening.")
         self.session.cue("listening")
         pressed = time.monotonic()
-        control = TurnControl()
+        control = self._control = TurnControl()
         early = Preparation(self.session, self.camera) if self.prepare and self.camera else None
         key = self.keys.read()
         while key not in TALK_KEYS | QUIT_KEYS:
@@ -150,8 +162,9 @@ class PushToTalkLoop:
         self._wait_for_answer()
         self.say("Reading live.")
         frame, _ = self._grab()
-        control = TurnControl()
+        control = self._control = TurnControl()
         reading = threading.Thread(target=self.session.read_live, args=(frame, control), name="live", daemon=True)
+        self._answering = reading
         reading.start()
         pressed: str | None = None
         while reading.is_alive():
@@ -159,7 +172,7 @@ class PushToTalkLoop:
             if pressed is not None:
                 control.cancel.set()
                 break
-        reading.join()
+        self._wait_for_answer()
         if pressed is not None:
             self.say("Stopped.")
         return pressed if pressed in TALK_KEYS | QUIT_KEYS else None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +135,17 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl+C is: what is running stops, files are closed, and the exit status says which."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in {"-h", "--help"}):
         args_list.insert(0, "run")
@@ -177,10 +189,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssistantError as e:
         say(e.spoken())
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         say("Stopped.")
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+
+def entry() -> None:
+    """The `assistant` command. Stopped by a signal, it leaves at once once it has said so: the models' own threads
+    may still be at work, and their teardown at interpreter exit is not safe (every log line is already written)."""
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

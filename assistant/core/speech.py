@@ -22,11 +22,18 @@ _MARKDOWN = [
     (re.compile(r"[*#>|]+"), " "),
 ]
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+LONGEST_PIECE = 300
+"""A voice is given at most this many characters at once: its memory grows with the square of a sentence's
+length, and a long run of words without a full stop would exhaust it."""
 _SPACES = re.compile(r"[ \t]*\n[ \t\n]*|[ \t]{2,}")
 
 
 def clean_for_speech(text: str) -> str:
-    """Drop what should not be read aloud: markdown marks, bullets, links, emoji."""
+    """Drop what should not be read aloud: terminal codes, control characters, markdown marks, bullets, links,
+    emoji."""
+    text = _CONTROL.sub(" ", _TERMINAL_CODES.sub("", text))
     for pattern, replacement in _MARKDOWN:
         text = pattern.sub(replacement, text)
     text = _EMOJI.sub("", text)
@@ -102,3 +109,21 @@ def lines_for_speech(text: str) -> str:
     """Each line ends in a pause when spoken, as a sign's lines would be read; the words stay as written."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(line if line[-1] in ".!?。！？:：" else line + for_text(line).sentence_end for line in lines)
+
+
+def pieces_for_voice(text: str, longest: int = LONGEST_PIECE) -> list[str]:
+    """The text in pieces of at most `longest` characters, parted after a sentence's end where there is one, else
+    after a comma or a semicolon, else between words."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > longest:
+        window = rest[:longest]
+        cut = max((window.rfind(mark) for mark in (". ", "! ", "? ", "。", "！", "？")), default=-1)
+        if cut <= 0:
+            cut = max(window.rfind(", "), window.rfind("; "), window.rfind("，"), window.rfind("；"))
+        if cut <= 0:
+            cut = window.rfind(" ")
+        cut = cut + 1 if cut > 0 else longest
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return [*pieces, rest] if rest else pieces

@@ -261,8 +261,10 @@ class Engine:
         return Session(self, sink, notify, sounds, settings_path, camera, synthesizer)
 
     def close(self) -> None:
+        """Free the model, once what uses it now has finished: one more step of generation at most."""
         if self.vlm is not None:
-            self.vlm.close()
+            with self.model_lock:
+                self.vlm.close()
 
 
 class Session:

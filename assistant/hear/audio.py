@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.types import AudioClip
-from assistant.errors import BadInputError, DeviceError
+from assistant.errors import AssistantError, BadInputError, DeviceError, TooLargeError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,30 +48,59 @@ def device_name(device: int | str | None, kind: str, problem: str, fix: str) -> 
         raise DeviceError(problem, fix) from e
 
 
-def read_audio_file(path: Path) -> AudioClip:
-    """Decode any common audio file to mono 16 kHz float32."""
+def read_audio_file(path: Path, max_s: float | None = None) -> AudioClip:
+    """Decode any common audio file to mono 16 kHz float32; with `max_s`, only its first `max_s` seconds are
+    decoded, as a microphone stops recording."""
     if not path.is_file():
         raise BadInputError(f"The sound file {path.name} does not exist.")
-    return _decode(str(path), f"the sound file {path.name}")
+    return _decode(str(path), f"the sound file {path.name}", max_s, cut=True)
 
 
-def decode_audio_bytes(data: bytes, what: str = "the recording") -> AudioClip:
-    """Decode an uploaded recording in any common format (WAV, WebM/Opus, Ogg, MP3, M4A…)."""
+def decode_audio_bytes(data: bytes, what: str = "the recording", max_s: float | None = None) -> AudioClip:
+    """Decode an uploaded recording in any common format (WAV, WebM/Opus, Ogg, MP3, M4A…); one longer than `max_s`
+    is refused, before decoding when its container says how long it is, else as soon as decoding passes it."""
     if not data:
         raise BadInputError(f"{what.capitalize()} is empty.")
-    return _decode(io.BytesIO(data), what)
+    return _decode(io.BytesIO(data), what, max_s, cut=False)
 
 
-def _decode(source: str | io.BytesIO, what: str) -> AudioClip:
-    from faster_whisper.audio import decode_audio
+def _decode(source: str | io.BytesIO, what: str, max_s: float | None, cut: bool) -> AudioClip:
+    import av
 
+    limit = None if max_s is None else int(max_s * SAMPLE_RATE)
+    pieces: list[np.ndarray] = []
+    decoded = 0
     try:  # PyAV does the decoding and resampling
-        samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+        with av.open(source, mode="r", metadata_errors="ignore") as container:
+            declared = container.duration / av.time_base if container.duration else 0.0
+            if max_s is not None and not cut and declared > max_s:
+                raise _too_long(what, declared, max_s)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            for frame in itertools.chain(container.decode(audio=0), [None]):  # None flushes the resampler
+                for piece in resampler.resample(frame):
+                    pieces.append(piece.to_ndarray().reshape(-1))
+                    decoded += pieces[-1].size
+                if limit is not None and decoded > limit:
+                    if not cut:
+                        raise _too_long(what, decoded / SAMPLE_RATE, max_s or 0.0, at_least=True)
+                    _LOGGER.warning("%s is over %.0f s long: only its start is used", what, max_s)
+                    break
+    except AssistantError:
+        raise
     except Exception as e:  # PyAV raises many kinds of errors for data it cannot decode
         raise BadInputError(f"I can't read {what}: it is not audio I understand.") from e
+    samples = np.concatenate(pieces)[:limit].astype(np.float32) / 32768.0 if pieces else np.zeros(0, np.float32)
     if samples.size == 0:
         raise BadInputError(f"{what.capitalize()} holds no sound.")
-    return AudioClip(samples.astype(np.float32, copy=False), SAMPLE_RATE)
+    return AudioClip(samples, SAMPLE_RATE)
+
+
+def _too_long(what: str, seconds: float, max_s: float, at_least: bool = False) -> TooLargeError:
+    length = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds:.0f} seconds"
+    return TooLargeError(
+        f"{what.capitalize()} is {'over ' if at_least else ''}{length} long; the longest I take is {max_s:g} seconds.",
+        "Ask a shorter question.",
+    )
 
 
 class MicrophoneSource:
@@ -179,11 +209,7 @@ class WavFileSource:
         return AudioClip(samples, SAMPLE_RATE)
 
     def _read(self, path: Path) -> AudioClip:
-        clip = read_audio_file(path)
-        if len(clip.samples) > self.max_frames:
-            _LOGGER.warning("%s is over %.0f s long: only its start is used", path.name, self.max_frames / SAMPLE_RATE)
-            clip = AudioClip(clip.samples[: self.max_frames], clip.sample_rate)
-        return clip
+        return read_audio_file(path, self.max_frames / SAMPLE_RATE)
 
 
 def list_devices() -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +37,29 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return bytes(buffer)
 
 
-def read_image_file(path: Path) -> np.ndarray:
+MAX_FILE_PIXELS = 40_000_000
+"""A picture file larger than this (width times height) is refused before it is decoded."""
+
+
+def read_image_file(path: Path, max_pixels: int = MAX_FILE_PIXELS) -> np.ndarray:
     if not path.is_file():
         raise BadInputError(f"The picture {path.name} does not exist.")
-    image = import_cv2().imread(str(path), import_cv2().IMREAD_COLOR)
-    if image is None:
-        raise BadInputError(f"I can't read the picture {path.name}: it is not an image I understand.")
-    return image
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BadInputError(f"I can't read the picture {path.name}: {e.strerror}.") from e
+    return decode_image_bytes(data, max_pixels, f"the picture {path.name}").image
 
 
 def decode_image_bytes(data: bytes, max_pixels: int, what: str = "the picture") -> Frame:
     """An uploaded picture, refused before decoding when it is larger than max_pixels."""
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb check refuses without the size; ours follows, before decoding
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap follows
-            with Image.open(io.BytesIO(data)) as header:  # reads the size only
-                width, height = header.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        with Image.open(io.BytesIO(data)) as header:  # reads the size only
+            width, height = header.size
+    except (UnidentifiedImageError, OSError, ValueError) as e:
         raise BadInputError(f"I can't read {what}: it is not an image I understand.") from e
     if width * height > max_pixels:
         raise TooLargeError(

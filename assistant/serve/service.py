@@ -39,7 +39,6 @@ from assistant.errors import (
     NotFoundError,
     ReadingOffError,
     TimedOutError,
-    TooLargeError,
 )
 from assistant.hear.audio import decode_audio_bytes
 from assistant.see.camera import decode_image_bytes
@@ -290,13 +289,7 @@ class Service:
             raise BadInputError("speech_rate should be between 0.5 and 2.5.")
         clip = None
         if audio and not text:
-            clip = decode_audio_bytes(audio)
-            if clip.duration_s > self.limits.max_audio_s:
-                raise TooLargeError(
-                    f"The recording is {clip.duration_s:.0f} seconds long; the longest I take is "
-                    f"{self.limits.max_audio_s:g} seconds.",
-                    "Ask a shorter question.",
-                )
+            clip = decode_audio_bytes(audio, max_s=self.limits.max_audio_s)
         frame = self.picture(image) if image else None
         return Question(text, clip, frame, chosen, speech_rate)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.core.speech import clean_for_speech
+from assistant.core.speech import clean_for_speech, pieces_for_voice
 from assistant.core.types import AudioChunk
 from assistant.errors import ModelError
 
@@ -71,7 +71,7 @@ class PiperSynthesizer:
 
     def synthesize(self, text: str, speech_rate: float = 1.0) -> Iterator[AudioChunk]:
         text = clean_for_speech(text)
-        if not text:
-            return
-        for chunk in self.voice.synthesize(text, self._synthesis_config(speech_rate)):
-            yield AudioChunk(chunk.audio_float_array, chunk.sample_rate, text=text)
+        config = self._synthesis_config(speech_rate)
+        for piece in pieces_for_voice(text):
+            for chunk in self.voice.synthesize(piece, config):
+                yield AudioChunk(chunk.audio_float_array, chunk.sample_rate, text=text)

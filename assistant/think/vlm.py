@@ -212,6 +212,11 @@ class LocalVisionChat:
                 "Use the mmproj file made for this model.",
             ) from e
         self.handler = handler
+        self.closed = False
+
+    def _usable(self) -> None:
+        if self.closed:
+            raise ModelError("The vision model has been closed.")
 
     @property
     def name(self) -> str:
@@ -227,6 +232,7 @@ class LocalVisionChat:
         return getattr(self.handler, "stats", PromptCost())
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        self._usable()
         return int(self.handler.count_tokens(self.llm, messages))
 
     def prefill(
@@ -237,12 +243,14 @@ class LocalVisionChat:
         between calls, so that preparing would be lost."""
         if not hasattr(self.handler, "prefill"):
             return None
+        self._usable()
         try:
             return self.handler.prefill(self.llm, messages, stop, then_text)
         except ValueError as e:
             raise ModelError("The vision model could not read the picture.", str(e)) from e
 
     def stream(self, messages: list[dict[str, Any]], preset: Preset) -> Iterator[str]:
+        self._usable()
         try:
             chunks = self.llm.create_chat_completion(
                 messages=messages,
@@ -262,4 +270,5 @@ class LocalVisionChat:
             raise ModelError("The vision model could not read the question and picture.", str(e)) from e
 
     def close(self) -> None:
+        self.closed = True
         self.llm.close()
