@@ -198,4 +198,5 @@ class AnswerCheck:
                 self._gave_values = True
                 return self.say.read_instead(lines)
         space = "" if sentence.endswith(("。", "！", "？")) else " "
-        return f"{sentence}{space}{self.say.unsure_of([item.text for item in missing])}"
+        named = list(dict.fromkeys(item.text for item in missing))
+        return f"{sentence}{space}{self.say.unsure_of(named)}"
