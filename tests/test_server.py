@@ -636,6 +636,15 @@ def test_a_picture_sent_at_the_press_is_taken_in_before_the_question(client: Tes
     assert alone["prepared"] is True and alone["image_sha256"] == same["image_sha256"], "a question without one"
 
 
+def test_the_text_of_a_picture_sent_at_the_press_is_read_then_and_said_first(client: TestClient) -> None:
+    session = "early-text"
+    sign = {"image": ("s.jpg", _sign_jpeg("PHARMACY", "Open until 9 pm"), "image/jpeg")}
+    client.post(f"/api/sessions/{session}/frame", files=sign)
+    reply = client.post("/api/ask", data={"text": "What is in front of me?", "session_id": session}).json()
+    assert reply["instant"] == "There is text: PHARMACY, Open until 9 pm."
+    assert reply["prepared"] is True and "ocr" not in reply["timings_ms"], "read before the question came"
+
+
 @pytest.mark.parametrize(
     ("files", "status", "code"),
     [

@@ -406,13 +406,15 @@ class Session:
     def read_ahead(self, frame: Frame) -> ReadAhead | None:
         """Read a picture's text before its question is known, so that a question about it need not wait for
         OCR; and, for a general question about it, make what would be said before the model's answer, as
-        `_question` would, and begin to synthesize it. None when reading is off."""
+        `_question` would, and begin to synthesize it. The next question about this picture finds it. None when
+        reading is off."""
         if self.engine.reader is None:
             return None
         reading = self.engine.reader.read(frame.image)
         say, checked = self._say, self.engine.sight.quality(frame.image)
         if self.engine.vlm is None or checked.too_dark:
-            return ReadAhead(frame.sha256, reading)
+            self._last_reading = ReadAhead(frame.sha256, reading)
+            return self._last_reading
         new_view = self._new_view(frame)
         lead = _said_first(
             say, _framing(say, checked, reading, new_view), reading, new_view, self.engine.options.say_first
@@ -427,7 +429,8 @@ class Session:
                 spoken.set_exception(AssistantError(str(e)))
 
         threading.Thread(target=synthesize, name="say-first", daemon=True).start()
-        return ReadAhead(frame.sha256, reading, tuple(lead), rate, spoken)
+        self._last_reading = ReadAhead(frame.sha256, reading, tuple(lead), rate, spoken)
+        return self._last_reading
 
     def choose(self, speech_rate: float | None = None, detail: Detail | None = None) -> None:
         """Change this session's settings; None keeps a setting as it is."""
@@ -574,6 +577,7 @@ class Session:
                 self._last_reading = context.read_before = ahead
                 return ahead.reading
         if self._last_reading is not None and self._last_reading.frame_sha256 == frame.sha256:
+            context.read_before = self._last_reading
             return self._last_reading.reading
         return None
 

@@ -323,9 +323,14 @@ class Service:
     # -- turns --------------------------------------------------------------------------------------
 
     def prepare(self, client: Client, frame: Frame) -> None:
-        """Take the picture in for the client's next question, in the worker, while the person is still speaking;
-        the question queued after it finds it done."""
-        future, _ = self.submit(lambda control: client.session.prepare(frame, control.cancel))
+        """Take the picture in for the client's next question, in the worker, while the person is still speaking,
+        its text read first, as the loop does; the question queued after it finds both done."""
+
+        def take_in(control: TurnControl) -> Prepared | None:
+            read = client.session.read_ahead(frame) if client.session.engine.options.say_first else None
+            return client.session.prepare(frame, control.cancel, read)
+
+        future, _ = self.submit(take_in)
         client.preparing = future
 
     def ask(
