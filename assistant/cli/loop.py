@@ -179,7 +179,8 @@ class PushToTalkLoop:
 
     def _wait_for_answer(self) -> None:
         if self._answering is not None:
-            self._answering.join()
+            if self._answering.ident is not None:  # a signal may come between making the thread and starting it
+                self._answering.join()
             self._answering = None
 
     def _speak_problem(self, error: AssistantError) -> None:

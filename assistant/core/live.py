@@ -168,7 +168,7 @@ class LiveReader:
     def run(self, cancel: threading.Event) -> str:
         """Read until stopped; returns why it stopped: 'cancelled', 'ended' or 'quiet'."""
         self._started = time.monotonic()
-        speaker = threading.Thread(target=self._speak_queue, name="live-speaker", daemon=True)
+        speaker = threading.Thread(target=self._speak_queue, args=(cancel,), name="live-speaker", daemon=True)
         speaker.start()
         live, last_new, why = LiveText(), time.monotonic(), "cancelled"
         try:
@@ -214,12 +214,16 @@ class LiveReader:
         if self._current is not None:
             self._current.set()
 
-    def _speak_queue(self) -> None:
+    def _speak_queue(self, cancel: threading.Event) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
             heard, stop = item
+            if cancel.is_set():  # stopped while the last reading was said: what waits is not begun
+                heard.interrupted = True
+                self._finish(heard)
+                continue
             self._current = stop
             try:
                 self._speak(heard, stop)
