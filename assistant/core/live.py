@@ -47,6 +47,11 @@ def _same(a: str, b: str) -> bool:
     return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= SAME_LINE
 
 
+def for_speech(text: str, hint: str) -> str:
+    """A reading as it is said: each line with a pause after it, then the hint, if any."""
+    return " ".join([lines_for_speech(text), hint]).strip()
+
+
 @dataclass(frozen=True)
 class News:
     """What one reading brought."""
@@ -234,7 +239,7 @@ class LiveReader:
             self._finish(heard)
 
     def _speak(self, heard: Heard, stop: threading.Event) -> None:
-        text = " ".join([lines_for_speech(heard.text), heard.hint]).strip()
+        text = for_speech(heard.text, heard.hint)
 
         def timed() -> Iterator[AudioChunk]:
             for chunk in self.synthesizer.synthesize(text, self.speech_rate):

@@ -25,9 +25,8 @@ import numpy as np
 
 from assistant.config import ServerConfig
 from assistant.core.interfaces import RemoteChat
-from assistant.core.live import LiveText
+from assistant.core.live import LiveText, for_speech
 from assistant.core.phrases import for_text
-from assistant.core.speech import lines_for_speech
 from assistant.core.turn import Detail, Engine, Prepared, Session, Settings, TurnControl
 from assistant.core.types import AudioChunk, AudioClip, Frame, Turn
 from assistant.errors import (
@@ -285,8 +284,7 @@ class Service:
         if detail is not None and detail not in DETAILS:
             raise BadInputError("detail should be 'brief' or 'detailed'.")
         chosen: Detail | None = "brief" if detail == "brief" else "detailed" if detail == "detailed" else None
-        if speech_rate is not None and not 0.5 <= speech_rate <= 2.5:
-            raise BadInputError("speech_rate should be between 0.5 and 2.5.")
+        _check_speech_rate(speech_rate)
         clip = None
         if audio and not text:
             clip = decode_audio_bytes(audio, max_s=self.limits.max_audio_s)
@@ -351,8 +349,7 @@ class Service:
         if reader is None:
             say = for_text("")
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
-        if speech_rate is not None and not 0.5 <= speech_rate <= 2.5:
-            raise BadInputError("speech_rate should be between 0.5 and 2.5.")
+        _check_speech_rate(speech_rate)
         reading = reader.read(frame.image)
         with client.live_lock:
             if restart:
@@ -363,7 +360,7 @@ class Service:
             return LiveNews(client.id, reading.elapsed_ms)
         text = "\n".join(news.lines)
         hint = for_text(text).edge_hint(news.edges)
-        spoken = " ".join([lines_for_speech(text), hint]).strip()
+        spoken = for_speech(text, hint)
         rate = speech_rate or client.session.settings.speech_rate
         wav = wav_bytes(list(self.engine.synthesizer.synthesize(spoken, rate)))
         return LiveNews(client.id, reading.elapsed_ms, text, news.replaces, hint, wav, client.keep_audio(wav))
@@ -452,3 +449,8 @@ class Service:
             "queue": {"waiting": self.waiting, "capacity": self._jobs.maxsize},
             "sessions": len(self.sessions),
         }
+
+
+def _check_speech_rate(speech_rate: float | None) -> None:
+    if speech_rate is not None and not 0.5 <= speech_rate <= 2.5:
+        raise BadInputError("speech_rate should be between 0.5 and 2.5.")
