@@ -14,6 +14,7 @@ from helpers import scene, write_wav
 
 from assistant.config import Config
 from assistant.hear.stt import WhisperTranscriber
+from assistant.see.ocr import TextReader
 from assistant.speak.tts import PiperSynthesizer, SpeechOptions
 from assistant.think.models import bundled_voice, bundled_whisper
 from tools.tiny_vlm import FAMILIES, TinyVLMPair, write_tiny_vlm
@@ -60,6 +61,12 @@ def synthesizer(voice_file: Path) -> PiperSynthesizer:
 @pytest.fixture(scope="session")
 def transcriber(whisper_dir: Path) -> WhisperTranscriber:
     return WhisperTranscriber(whisper_dir)
+
+
+@pytest.fixture(scope="session")
+def reader() -> TextReader:
+    """RapidOCR with its bundled models, loaded once for every test that reads."""
+    return TextReader()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -76,3 +77,9 @@ def asked(text: str) -> str:
 def by_model(answer: str, instant: str | None) -> str:
     """The part of an answer the model wrote, after what was said first: what the conversation remembers."""
     return answer[len(instant) :].lstrip() if instant and answer.startswith(instant) else answer
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """The words of a chat message, whether its content is a string or a list of parts."""
+    content = message["content"]
+    return content if isinstance(content, str) else " ".join(p["text"] for p in content if p["type"] == "text")

@@ -19,11 +19,6 @@ from assistant.see.ocr import TextReader
 PRICES = [["Product", "Price"], ["Apple", "$1.20"], ["Bread", "$2.50"], ["Milk", "$0.99"], ["Eggs", "$3.10"]]
 
 
-@pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
 def _price_table(title: str = "") -> np.ndarray:
     pieces = [("FRESH MARKET", 380, 20)] if title else []
     for i, (product, price) in enumerate(PRICES):

@@ -90,11 +90,6 @@ def test_the_write_ups_example_gives_the_write_ups_answer_with_our_field_names()
     ]
 
 
-@pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_the_real_ocr_reads_the_list_into_exactly_its_rows(reader: TextReader, name: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import asked, by_model, normalise, read_wav
+from helpers import asked, by_model, normalise, read_wav, text_of
 
 from assistant.cli.factory import make_session
 from assistant.cli.main import main
@@ -290,11 +290,6 @@ def test_an_unreadable_image_is_a_clear_error(
     _assert_speech(tmp_path / "a.wav")
 
 
-def _text_of(message: dict[str, Any]) -> str:
-    content = message["content"]
-    return content if isinstance(content, str) else " ".join(p["text"] for p in content if p["type"] == "text")
-
-
 def test_a_colour_follow_up_goes_to_the_model_with_the_conversation_and_the_measured_colour(
     tmp_path: Path, config: Config, config_file: Path, speak: Callable[..., Path], video_file: Path
 ) -> None:
@@ -312,7 +307,7 @@ def test_a_colour_follow_up_goes_to_the_model_with_the_conversation_and_the_meas
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert asked(messages[1]["content"]) == first["transcript"]
     assert messages[2]["content"] == by_model(first["answer"], first["instant"])
-    assert _text_of(messages[3]).startswith(second["transcript"] + "\n\nMeasured colour in the middle of the picture: ")
+    assert text_of(messages[3]).startswith(second["transcript"] + "\n\nMeasured colour in the middle of the picture: ")
 
 
 def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_file: Path) -> None:
@@ -325,6 +320,6 @@ def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_
         session.engine.close()
     assert first.error is None and second.error is None and second.preset is not None
     assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "user"]
-    assert asked(_text_of(second.messages[1])) == "我前面有什么？"
+    assert asked(text_of(second.messages[1])) == "我前面有什么？"
     assert second.messages[2]["content"] == by_model(first.answer, first.instant)
-    assert "画面中间测得的颜色：" in _text_of(second.messages[3])
+    assert "画面中间测得的颜色：" in text_of(second.messages[3])

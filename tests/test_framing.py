@@ -63,11 +63,6 @@ def _shaken() -> np.ndarray:
     return cv2.filter2D(cv2.resize(_bgr(data.chelsea()), (1280, 720)), -1, SHAKE)
 
 
-@pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("picture", "measured", "hint", "heard"),

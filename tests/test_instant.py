@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from helpers import text_of
 from renders import cjk_font_path, render
 from skimage import data
 
@@ -61,11 +62,6 @@ class SteeredChat(LocalVisionChat):
 
 
 @pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
-@pytest.fixture(scope="module")
 def steered(tiny_pair: TinyVLMPair) -> Iterator[SteeredChat]:
     chat = SteeredChat(tiny_pair.model, tiny_pair.mmproj, n_ctx=2048, seed=0)
     yield chat
@@ -89,11 +85,6 @@ def _sign(lines: list[str], font: Path | None = None) -> Frame:
     return Frame(render(pieces, 64, font_path=font), source="test")
 
 
-def _text_of(message: dict[str, Any]) -> str:
-    content = message["content"]
-    return content if isinstance(content, str) else content[-1]["text"]
-
-
 PHARMACY = ["PHARMACY", "Open until 9 pm"]
 LABEL = ["IBUPROFEN 200 mg", "Price $4.99"]
 
@@ -108,13 +99,13 @@ def test_a_new_picture_with_text_says_the_text_first_then_the_model(
     assert turn.instant == "There is text: PHARMACY, Open until 9 pm."
     assert turn.answer == f"{turn.instant} A shop front with a green cross."
     assert turn.timings_ms["instant_audio"] <= turn.timings_ms["answer_audio"]
-    told = _text_of(turn.messages[-1])
+    told = text_of(turn.messages[-1])
     assert told == f"{EN.already_said(turn.instant)}\n\nWhat is in front of me?", "the model knows what was said"
     assert turn.messages[-1]["content"][0]["type"] == "image_url"
 
     follow_up = session.answer_text("Is the door open?", _sign(PHARMACY))
     assert follow_up.error is None and follow_up.instant is None, "the same picture's text is not said again"
-    assert _text_of(follow_up.messages[-1]) == "Is the door open?"
+    assert text_of(follow_up.messages[-1]) == "Is the door open?"
     history = follow_up.messages[-2]
     assert history["role"] == "assistant" and history["content"] == "A shop front with a green cross."
 

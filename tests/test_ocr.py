@@ -19,11 +19,6 @@ LETTER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
 def _bgr(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_RGB2BGR)
 

@@ -34,11 +34,6 @@ PRICES = [("Product", "Price"), ("Apple", "$1.20"), ("Bread", "$2.50"), ("Milk",
 
 
 @pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return TextReader()
-
-
-@pytest.fixture(scope="module")
 def vision(tiny_pair: TinyVLMPair) -> Iterator[LocalVisionChat]:
     chat = LocalVisionChat(tiny_pair.model, tiny_pair.mmproj, n_ctx=2048, seed=0)
     yield chat
