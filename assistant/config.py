@@ -48,11 +48,16 @@ class SttConfig:
     whisper: str = _doc("", "faster-whisper model folder; empty for models/whisper-tiny.en or the bundled one.")
     compute_type: str = _doc("int8", "CTranslate2 compute type on the CPU.")
     device: str = _doc("auto", "cpu, cuda, or auto: CUDA when CTranslate2 finds a GPU and it works, else the CPU.")
-    beam_size: int = _doc(1, "Beam size; 1 is greedy and fastest.")
+    beam_size: int = _doc(5, "Beam size; 1 is greedy and fastest, 5 hears unfamiliar voices better.")
     language: str = _doc("", "Spoken language code; empty means 'en' for .en models and auto-detect otherwise.")
     vad: bool = _doc(True, "Skip silence with faster-whisper's bundled Silero VAD.")
     threads: int = _doc(0, "CPU threads for whisper; 0 uses every core.")
-    command_hints: bool = _doc(True, "Bias recognition towards the voice commands ('slower', 'repeat'…).")
+    padding_s: float = _doc(
+        3.0, "Seconds of silence encoded after the speech instead of whisper's whole 30 s window; 0 keeps it whole."
+    )
+    command_hints: bool = _doc(
+        False, "Bias recognition towards the voice commands; off: it made questions harder to hear (see hearing.py)."
+    )
 
 
 @dataclass(frozen=True)

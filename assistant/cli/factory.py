@@ -36,7 +36,14 @@ def make_transcriber(config: Config) -> WhisperTranscriber:
     stt = config.stt
     hotwords = HOTWORDS if stt.command_hints else ""
     options = SttOptions(
-        stt.compute_type, stt.beam_size, stt.language, stt.vad, stt.threads, hotwords, device=stt.device
+        stt.compute_type,
+        stt.beam_size,
+        stt.language,
+        stt.vad,
+        stt.threads,
+        hotwords,
+        device=stt.device,
+        padding_s=stt.padding_s,
     )
     return WhisperTranscriber(whisper_path(config), options)
 
