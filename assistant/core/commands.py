@@ -1,14 +1,19 @@
 """Local voice commands, recognised without the vision model, in English and Chinese.
 
-A command must be the whole utterance, give or take polite words ("please", "can you"), and is matched
-fuzzily so that whisper's punctuation, case and small mishearings do not matter. Anything longer is a
-question: "can you repeat the label?" goes to the model, "repeat, please" does not."""
+A command must be the whole utterance, give or take polite words ("please", "can you"). It is found in the
+transcript, matched fuzzily so that whisper's punctuation, case and small mishearings do not matter; and when the
+transcript is not one, in the sound itself (`by_sound`), since a small model mishears a short command said in a
+voice unlike its training ("say that again" as "save my gun"). Anything longer is a question: "can you repeat the
+label?" goes to the model, "repeat, please" does not."""
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from assistant.core.types import Transcript
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,11 @@ class Command:
 
 
 COMMANDS = (
-    Command("repeat", ("repeat", "say that again", "say it again", "again", "重复", "再说一遍", "再说一次"), "repeat"),
+    Command(
+        "repeat",
+        ("repeat", "repeat that", "say that again", "say it again", "again", "重复", "再说一遍", "再说一次"),
+        "repeat",
+    ),
     Command("stop", ("stop", "be quiet", "quiet", "停", "停止", "别说了"), "stop"),
     Command("slower", ("slower", "speak slower", "slow down", "talk slower", "慢一点", "说慢一点", "慢点"), "slower"),
     Command("faster", ("faster", "speak faster", "speed up", "talk faster", "快一点", "说快一点", "快点"), "faster"),
@@ -75,6 +84,79 @@ def match(text: str) -> str | None:
             if score > best_score:
                 best, best_score = command.name, score
     return best if best_score >= _THRESHOLD else None
+
+
+Score = Callable[[Sequence[str]], "list[float] | None"]
+"""score(texts): how well each text fits the recorded speech, as whisper's log-probability of its tokens; None
+when the speech cannot be scored."""
+
+LONGEST_S = 3.0
+"""Speech longer than this is not scored against the commands: it is a question."""
+FIT = 8.0
+"""A command must fit the sound within this many nats of what whisper wrote..."""
+MARGIN = 2.0
+"""...and this many better than any other command. Both are set by benchmarks/hearing.py: among the loosest that
+made no question a command, on seven voices in clean speech, white and babble noise."""
+SECONDS_PER_SYLLABLE = 0.2
+SECONDS_BESIDES = 1.0
+"""The phrase that fits best must be long enough for the speech: said in at most this long and this long a
+syllable, so that a question that begins or ends like a command ("is there a stop sign ahead?") is not taken
+for it."""
+
+
+def by_sound(transcript: Transcript, score: Score) -> str | None:
+    """The command the speech says, when its transcript is not one: whisper's decoder reads every command phrase
+    in the transcript's language against the sound, with the polite words heard. The phrase that fits best must fit
+    nearly as well as the transcript itself, clearly better than every other command's, and be long enough for the
+    speech."""
+    if not transcript.text or transcript.speech_s > LONGEST_S:
+        return None
+    chinese = _is_chinese(transcript.text) or transcript.language == "zh"
+    before, after = _polite_words(transcript.text)
+    named = [(c.name, phrase) for c in COMMANDS for phrase in c.phrases if _is_chinese(phrase) == chinese]
+    sentences = [_as_said(before, phrase, after, chinese) for _, phrase in named]
+    scores = score([*sentences, transcript.text])
+    if scores is None:
+        return None
+    heard = scores.pop()
+    fits = sorted(zip(scores, named, strict=True), reverse=True)
+    fit, (name, phrase) = fits[0]
+    runner_up = max((other for other, (command, _) in fits if command != name), default=float("-inf"))
+    said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(f"{before} {phrase} {after}")
+    return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def _polite_words(text: str) -> tuple[str, str]:
+    """The polite words that begin and end `text`, as normalise strips them: ("can you", "please")."""
+    plain = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    before = after = ""
+    for found in _POLITE.finditer(plain):
+        if found.start() == 0:
+            before = found.group().strip()
+        else:
+            after = found.group().strip()
+    return before, after
+
+
+def _as_said(before: str, phrase: str, after: str, chinese: bool) -> str:
+    """A phrase as whisper would write it: capitalised, with the polite words around it, and a full stop."""
+    if chinese:
+        return f"{phrase}。"
+    words = " ".join(part for part in (before, phrase) if part)
+    sentence = words[:1].upper() + words[1:]
+    return f"{sentence}, {after}." if after else f"{sentence}."
+
+
+def _syllables(text: str) -> int:
+    """Roughly: groups of vowels in English words, characters in Chinese."""
+    chinese = sum(_is_chinese(c) for c in text)
+    return chinese + sum(
+        max(1, len(re.findall(r"[aeiouy]+", word.rstrip("e")))) for word in re.findall(r"[a-z]+", text.lower())
+    )
 
 
 HELP = (

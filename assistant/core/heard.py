@@ -35,6 +35,16 @@ def _plain(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
+DOUBTFUL_LOGPROB = -0.6
+"""A transcript whose tokens average less than this log-probability is often wrong, and the answer says first what
+was heard. On the hearing set (benchmarks/hearing.py) it marked 84% of the questions misheard (over a fifth of
+their words wrong) and a quarter of those heard right."""
+
+
+def is_doubtful(transcript: Transcript) -> bool:
+    return transcript.avg_logprob < DOUBTFUL_LOGPROB
+
+
 def check_heard(clip: AudioClip, transcript: Transcript, say: Phrases) -> None:
     """Raise unless the recording holds a question worth asking: not silence, noise, a click,
     or one of whisper's phantom phrases."""

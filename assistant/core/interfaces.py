@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +40,12 @@ class FrameSource(Protocol):
 
 class Transcriber(Protocol):
     def transcribe(self, clip: AudioClip) -> Transcript: ...
+
+
+@runtime_checkable
+class ScoringTranscriber(Transcriber, Protocol):
+    def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[float] | None:
+        """How well each text fits the speech in `clip`, which was just transcribed (see commands.by_sound)."""
 
 
 class VisionChat(Protocol):

@@ -16,21 +16,24 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from assistant.config import save_setting
 from assistant.core import documents
 from assistant.core.clock import ms_since
+from assistant.core.commands import by_sound
 from assistant.core.commands import match as match_command
 from assistant.core.conversation import SYSTEM_PROMPT, Conversation
 from assistant.core.critical import AnswerCheck
-from assistant.core.heard import check_heard
+from assistant.core.heard import check_heard, is_doubtful
 from assistant.core.interfaces import (
     AudioSink,
     Cues,
     FrameSource,
     PreparingChat,
+    ScoringTranscriber,
     Sight,
     Synthesizer,
     TextReader,
@@ -188,6 +191,10 @@ class TurnContext:
     """Said at once, before the model's answer: what is wrong with the picture, the text in view."""
     check: AnswerCheck | None = None
     """Holds the model's sentences against the text read in the picture."""
+    command: str | None = None
+    """The command a recording said, found in its transcript or its sound; a typed question is matched later."""
+    heard_as: str = ""
+    """Said before the answer when the question was hard to hear: what was heard."""
 
 
 Notify = Callable[[str, str], None]
@@ -325,11 +332,19 @@ class Session:
         turn = context.turn
         try:
             started = time.monotonic()
-            transcript = self.engine.transcriber.transcribe(clip)
+            transcriber = self.engine.transcriber
+            transcript = transcriber.transcribe(clip)
             turn.timings_ms["stt"] = ms_since(started)
             turn.transcript = transcript.text
             context.say = for_text(transcript.text)
             check_heard(clip, transcript, context.say)
+            context.command = match_command(transcript.text)
+            if context.command is None and isinstance(transcriber, ScoringTranscriber):
+                started = time.monotonic()
+                context.command = by_sound(transcript, partial(transcriber.score, clip, language=transcript.language))
+                turn.timings_ms["command_by_sound"] = ms_since(started)
+            if is_doubtful(transcript):
+                context.heard_as = context.say.heard_as(transcript.text)
         except AssistantError as e:
             return self._fail(context, e)
         except Exception as e:
@@ -458,7 +473,7 @@ class Session:
         turn = context.turn
         self._say = context.say
         self.notify("question", turn.transcript)
-        turn.command = match_command(turn.transcript)
+        turn.command = context.command or match_command(turn.transcript)
         try:
             if turn.command is not None:
                 self._command(context)
@@ -538,8 +553,10 @@ class Session:
             if measured:
                 question = f"{question}\n\n{measured}"
             if context.lead:
-                turn.instant = " ".join(context.lead)
                 question = _after_what_was_said(say, context.lead) + question
+            if context.heard_as:
+                context.lead.insert(0, context.heard_as)
+            turn.instant = " ".join(context.lead)
             if reading is not None:
                 context.check = AnswerCheck(reading.text, turn.transcript, say)
             self._ask_vlm(vlm, context, frame, question)
@@ -615,12 +632,12 @@ class Session:
     def _reply(self, context: TurnContext, frame: Frame, text: str) -> None:
         """Answer without the model. The exchange joins the conversation, so the model can follow up on it."""
         turn = context.turn
-        turn.answer = text
+        turn.answer = f"{context.heard_as} {text}".strip()
         self._last_answer = text
         self._last_by_model = False
-        self.notify("sentence", text)
+        self.notify("sentence", turn.answer)
         self.conversation.add_user(turn.transcript, self.engine.sight.for_model(frame), frame)
-        self._speak_reply(context, lines_for_speech(text))
+        self._speak_reply(context, lines_for_speech(turn.answer))
         turn.interrupted = context.control.cancel.is_set()
         self.conversation.add_assistant(text, interrupted=turn.interrupted)
 

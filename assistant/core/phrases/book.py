@@ -93,6 +93,10 @@ class Phrases(ABC):
         """Said at once about a new picture, before the model's answer: the text in view (its start, if `more`)."""
 
     @abstractmethod
+    def heard_as(self, question: str) -> str:
+        """Said before the answer when the question was hard to hear, so that a mishearing is noticed."""
+
+    @abstractmethod
     def already_said(self, text: str) -> str:
         """Put after the question: what the user has just heard, which the model should not say again."""
 

@@ -94,6 +94,9 @@ class English(Phrases):
     def there_is_text(self, text: str, more: bool) -> str:
         return f"There is text: {text}{', and more' if more else ''}."
 
+    def heard_as(self, question: str) -> str:
+        return f"I heard: {question.rstrip('.?!')}."
+
     def already_said(self, text: str) -> str:
         return f'The user has just heard this, so do not say it again: "{text}"'
 

@@ -84,6 +84,9 @@ class Chinese(Phrases):
     def there_is_text(self, text: str, more: bool) -> str:
         return f"有文字：{text}{'，还有更多' if more else ''}。"
 
+    def heard_as(self, question: str) -> str:
+        return f"我听到的是：{question.rstrip('。？！?!.')}。"
+
     def already_said(self, text: str) -> str:
         return f"用户刚刚已经听到这些，不要再说一遍：“{text}”"
 
