@@ -63,6 +63,22 @@ class Tally:
         self.errors, self.words = self.errors + other.errors, self.words + other.words
         self.seconds += other.seconds
 
+    def count(
+        self, utterance: Utterance, heard: str, by_text: str | None, by_sound: str | None, seconds: float
+    ) -> None:
+        """One utterance: what whisper heard, the command found by the transcript and by the sound."""
+        self.seconds.append(seconds)
+        if utterance.command is not None:
+            self.commands += 1
+            self.by_text += by_text == utterance.command
+            self.by_sound += by_sound == utterance.command
+        else:
+            self.questions += 1
+            self.false_by_text += by_text is not None
+            self.false_by_sound += by_sound is not None
+            errors, said = word_errors(utterance.text, heard)
+            self.errors, self.words = self.errors + errors, self.words + said
+
     @property
     def wer(self) -> float:
         return self.errors / max(1, self.words)
@@ -94,18 +110,10 @@ def hear(config: Config, utterances: list[Utterance], folder: Path) -> dict[tupl
         transcript = transcriber.transcribe(clip)
         before = match(transcript.text)
         now = before or by_sound(transcript, partial(transcriber.score, clip, language=transcript.language))
-        tally = tallies.setdefault((utterance.speaker, utterance.noise), Tally())
-        tally.seconds.append(time.perf_counter() - started)
-        if utterance.command is not None:
-            tally.commands += 1
-            tally.by_text += before == utterance.command
-            tally.by_sound += now == utterance.command
-        else:
-            tally.questions += 1
-            tally.false_by_text += before is not None
-            tally.false_by_sound += now is not None
-            errors, said = word_errors(utterance.text, transcript.text)
-            tally.errors, tally.words = tally.errors + errors, tally.words + said
+        seconds = time.perf_counter() - started
+        tallies.setdefault((utterance.speaker, utterance.noise), Tally()).count(
+            utterance, transcript.text, before, now, seconds
+        )
     return tallies
 
 
@@ -131,18 +139,9 @@ def hear_as_before(config: Config, utterances: list[Utterance], folder: Path) ->
             samples, language="en", beam_size=1, vad_filter=True, condition_on_previous_text=False, hotwords=HOTWORDS
         )
         text = " ".join(segment.text.strip() for segment in segments)
-        tally.seconds.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         command = match(text)
-        if utterance.command is not None:
-            tally.commands += 1
-            tally.by_text += command == utterance.command
-            tally.by_sound += command == utterance.command
-        else:
-            tally.questions += 1
-            tally.false_by_text += command is not None
-            tally.false_by_sound += command is not None
-            errors, said = word_errors(utterance.text, text)
-            tally.errors, tally.words = tally.errors + errors, tally.words + said
+        tally.count(utterance, text, command, command, seconds)
     return tally
 
 
