@@ -556,7 +556,8 @@ class Session:
                 question = _after_what_was_said(say, context.lead) + question
             if context.heard_as:
                 context.lead.insert(0, context.heard_as)
-            turn.instant = " ".join(context.lead)
+            if context.lead:
+                turn.instant = " ".join(context.lead)
             if reading is not None:
                 context.check = AnswerCheck(reading.text, turn.transcript, say)
             self._ask_vlm(vlm, context, frame, question)
