@@ -38,7 +38,6 @@ class SttOptions:
 
 
 CUDA_COMPUTE_TYPE = "float16"
-_TEMPERATURES = (0.0,)
 _UNSURE_LOGPROB = -0.6
 """A transcript from the short window less sure than this is heard again in the whole window."""
 _TOKENS_PER_S = 8
@@ -154,9 +153,9 @@ class WhisperTranscriber:
             vad_filter=self.options.vad,
             condition_on_previous_text=False,
             hotwords=self.options.hotwords or None,
-            # A few temperatures at most, and no more tokens than the fastest speech holds: with whisper's own
-            # (up to 1.0, 448 tokens) a hard voice kept it repeating itself for 11 s.
-            temperature=_TEMPERATURES,
+            # One pass at temperature 0, and no more tokens than the fastest speech holds: with whisper's fallback
+            # temperatures and 448 tokens, a hard voice kept it repeating itself for 11 s.
+            temperature=0.0,
             max_new_tokens=min(_MOST_TOKENS, round(_TOKENS_PER_S * clip.duration_s) + 10),
         )
         # segments is a lazy generator: the work happens here.
@@ -190,7 +189,7 @@ class WhisperTranscriber:
         )
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         tokens = [tokenizer.encode(" " + text.strip()) for text in texts]
-        # The decoder attends only to the frames that hold speech: ten times faster than all 30 s, and as telling.
+        # The decoder attends only to the encoded frames that hold speech, not to the window's silent rest.
         encoded = heard.encoded if heard.encoded.device == "cpu" else heard.encoded.to_device(ctranslate2.Device.cpu)
         encoded = np.asarray(encoded)[:, : heard.frames // 2 + 10]
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
