@@ -538,7 +538,14 @@ def test_a_signal_stops_it_cleanly_and_the_log_is_whole(
     command = [sys.executable, "-m", "assistant.cli.main", "run", "--config", str(config_file)]
     command += ["--audio-in", str(question_wav), str(question_wav), str(question_wav), "--camera", str(image_file)]
     command += ["--audio-out", str(tmp_path / "out"), "--log-turns", str(log)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C reaches it as from a terminal, even when the tests run where SIGINT is ignored (a background job).
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stdout is not None
     seen, target = 0, when.removeprefix("second ")
     needed = 2 if when.startswith("second ") else 1
