@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.core.routing import is_chinese
 from assistant.core.types import Transcript
 
 
@@ -111,9 +112,9 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     speech."""
     if not transcript.text or transcript.speech_s > LONGEST_S:
         return None
-    chinese = _is_chinese(transcript.text) or transcript.language == "zh"
+    chinese = is_chinese(transcript.text) or transcript.language == "zh"
     before, after = _polite_words(transcript.text)
-    named = [(c.name, phrase) for c in COMMANDS for phrase in c.phrases if _is_chinese(phrase) == chinese]
+    named = [(c.name, phrase) for c in COMMANDS for phrase in c.phrases if is_chinese(phrase) == chinese]
     sentences = [_as_said(before, phrase, after, chinese) for _, phrase in named]
     scores = score([*sentences, transcript.text])
     if scores is None:
@@ -124,10 +125,6 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     runner_up = max((other for other, (command, _) in fits if command != name), default=float("-inf"))
     said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(f"{before} {phrase} {after}")
     return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
-
-
-def _is_chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def _polite_words(text: str) -> tuple[str, str]:
@@ -153,7 +150,7 @@ def _as_said(before: str, phrase: str, after: str, chinese: bool) -> str:
 
 def _syllables(text: str) -> int:
     """Roughly: groups of vowels in English words, characters in Chinese."""
-    chinese = sum(_is_chinese(c) for c in text)
+    chinese = sum(is_chinese(c) for c in text)
     return chinese + sum(
         max(1, len(re.findall(r"[aeiouy]+", word.rstrip("e")))) for word in re.findall(r"[a-z]+", text.lower())
     )
