@@ -24,7 +24,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
-# The hearing tests and benchmark speak in espeak-ng's voices as well as Piper's.
+# espeak-ng speaks Mandarin when no Piper Chinese voice is pulled; the hearing tests speak in its voices too.
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 # The page's tests drive Debian's Chromium and inject axe-core from npm.
 command -v chromium >/dev/null || missing+=(chromium)

@@ -22,6 +22,18 @@ def _doc(default: Any, doc: str) -> Any:
     return field(default=default, metadata={"doc": doc})
 
 
+LANGUAGES = ("auto", "en", "zh")
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    language: str = _doc(
+        "en",
+        "Language heard and spoken first: en, zh, or auto (each question's; the multilingual speech model). "
+        "Answers are in the language of the question.",
+    )
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     models_dir: str = _doc(str(PROJECT_DIR / "models"), "Folder searched for whisper folders and VLM .gguf pairs.")
@@ -45,11 +57,12 @@ class ButtonConfig:
 
 @dataclass(frozen=True)
 class SttConfig:
-    whisper: str = _doc("", "faster-whisper model folder; empty for models/whisper-tiny.en or the bundled one.")
+    whisper: str = _doc(
+        "", "faster-whisper model folder; empty for models/whisper-tiny.en, or models/whisper-base for zh and auto."
+    )
     compute_type: str = _doc("int8", "CTranslate2 compute type on the CPU.")
     device: str = _doc("auto", "cpu, cuda, or auto: CUDA when CTranslate2 finds a GPU and it works, else the CPU.")
     beam_size: int = _doc(5, "Beam size; 1 is greedy and fastest, 5 hears unfamiliar voices better.")
-    language: str = _doc("", "Spoken language code; empty means 'en' for .en models and auto-detect otherwise.")
     vad: bool = _doc(True, "Skip silence with faster-whisper's bundled Silero VAD.")
     threads: int = _doc(0, "CPU threads for whisper; 0 uses every core.")
     padding_s: float = _doc(
@@ -110,6 +123,11 @@ class VlmConfig:
 @dataclass(frozen=True)
 class TtsConfig:
     voice: str = _doc("", "Piper voice .onnx; empty for voices/en_US-joe-medium.onnx or the bundled one.")
+    voice_zh: str = _doc(
+        "",
+        "Chinese Piper voice .onnx; empty for voices/zh_CN-huayan-medium.onnx ('assistant voices pull'), "
+        "else espeak-ng's Mandarin fed with pinyin.",
+    )
     speech_rate: float = _doc(1.0, "Speaking speed: 1.0 is the voice's own, 1.5 is half again as fast.")
     noise_scale: float = _doc(-1.0, "Piper noise scale; -1 keeps the voice's own, 0 makes speech repeatable.")
     noise_w_scale: float = _doc(-1.0, "Piper phoneme-width noise; -1 keeps the voice's own.")
@@ -142,6 +160,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Config:
+    assistant: AssistantConfig = field(default_factory=AssistantConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     button: ButtonConfig = field(default_factory=ButtonConfig)
@@ -181,6 +200,7 @@ _PATH_FIELDS = {
     ("vlm", "mmproj"),
     ("vlm", "ca_bundle"),
     ("tts", "voice"),
+    ("tts", "voice_zh"),
     ("log", "turns"),
 }
 
@@ -216,6 +236,10 @@ def _build(base: Config, sections: dict[str, Any], origin: str, relative_to: Pat
             if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
                 kind = _KINDS[expected]
                 raise BadInputError(f"The {origin} setting '{section_name}.{name}' should be {kind}.")
+            if (section_name, name) == ("assistant", "language") and value not in LANGUAGES:
+                raise BadInputError(
+                    f"The {origin} setting 'assistant.language' should be one of {', '.join(LANGUAGES)}."
+                )
             if (section_name, name) in _PATH_FIELDS and value:
                 value = _path(str(value), relative_to)
             if (section_name, name) in _PATH_LIST_FIELDS:

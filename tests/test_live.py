@@ -11,7 +11,7 @@ from helpers import normalise
 from renders import render
 
 from assistant.cli.factory import assemble_engine
-from assistant.cli.loop import READY, PushToTalkLoop
+from assistant.cli.loop import PushToTalkLoop
 from assistant.cli.main import main
 from assistant.config import Config
 from assistant.core.commands import match
@@ -207,7 +207,7 @@ def test_r_in_the_loop_reads_live_until_the_next_key(
     lines: list[str] = []
     keys = ScriptedKeys(["r", (3.0, "x"), "q"])
     PushToTalkLoop(session, WavFileSource([]), camera, keys, lines.append).run()
-    assert lines == [READY, "Reading live.", "Stopped.", "Goodbye."]
+    assert lines == [BOOKS["en"].keys_help, "Reading live.", "Stopped.", "Goodbye."]
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records[0]["mode"] == "live" and normalise(records[0]["text"]) == "pharmacy open until 9 pm"
     assert records[-1]["command"] == "live_text" and records[-1]["answer"].startswith("PHARMACY")

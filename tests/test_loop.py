@@ -7,10 +7,11 @@ import pytest
 from helpers import normalise
 
 from assistant.cli.factory import make_session
-from assistant.cli.loop import READY, PushToTalkLoop
+from assistant.cli.loop import PushToTalkLoop
 from assistant.cli.main import main
 from assistant.config import Config
 from assistant.core.conversation import INTERRUPTED_MARK
+from assistant.core.phrases import BOOKS
 from assistant.hear.audio import WavFileSource
 from assistant.hear.keys import ScriptedKeys, TerminalKeys
 from assistant.speak.sinks import WavFileSink
@@ -32,7 +33,7 @@ def test_quitting_while_listening_answers_nothing(
         assert loop.run() == 0
     finally:
         assistant.engine.close()
-    assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Goodbye."]
+    assert capsys.readouterr().out.splitlines() == [BOOKS["en"].keys_help, "Listening.", "Goodbye."]
     assert sink.written == []
 
 
@@ -50,7 +51,7 @@ def test_other_keys_are_ignored_and_end_of_input_quits(
         assert loop.run() == 1
     finally:
         assistant.engine.close()
-    assert capsys.readouterr().out.splitlines() == [READY, "Listening.", "Thinking.", "Goodbye."]
+    assert capsys.readouterr().out.splitlines() == [BOOKS["en"].keys_help, "Listening.", "Thinking.", "Goodbye."]
     assert len(sink.written) == 1
 
 
@@ -88,7 +89,15 @@ def test_pressing_talk_while_it_speaks_interrupts_and_listens_again(
     finally:
         assistant.engine.close()
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [READY, "Listening.", "Thinking.", "Stopped.", "Listening.", "Thinking.", "Goodbye."]
+    assert lines == [
+        BOOKS["en"].keys_help,
+        "Listening.",
+        "Thinking.",
+        "Stopped.",
+        "Listening.",
+        "Thinking.",
+        "Goodbye.",
+    ]
     first, second = (json.loads(line) for line in log.read_text().splitlines())
     assert first["interrupted"] and not second["interrupted"]
     assert normalise(second["transcript"]) == "is it the blue one"

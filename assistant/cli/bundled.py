@@ -10,9 +10,8 @@ from pathlib import Path
 
 from assistant.config import Config
 from assistant.speak.tts import voice_config_path
-from assistant.think.models import DEFAULT_VOICE, DEFAULT_WHISPER, bundled_voice, bundled_whisper
+from assistant.think.models import DEFAULT_VOICE, DEFAULT_WHISPER, MULTILINGUAL_WHISPER, bundled_voice, bundled_whisper
 
-WHISPER_BASE = "whisper-base"
 _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
@@ -64,7 +63,7 @@ def link_bundled(models_dir: Path, voices_dir: Path) -> list[str]:
         _link(voice, voices_dir / DEFAULT_VOICE)
         _link(voice_config_path(voice), voice_config_path(voices_dir / DEFAULT_VOICE))
         ready.append(f"Voice en_US-joe-medium is ready in {voices_dir}.")
-    base = assemble_whisper_base(models_dir / WHISPER_BASE)
+    base = assemble_whisper_base(models_dir / MULTILINGUAL_WHISPER)
     if base is not None:
         ready.append(f"Multilingual speech model base is ready in {base}.")
     return ready

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from assistant.core.phrases import for_text
+
 
 def say(line: str) -> None:
     print(line, flush=True)
@@ -10,8 +12,8 @@ def say(line: str) -> None:
 def notify(kind: str, text: str) -> None:
     """The Assistant's progress, as lines: the question heard, each sentence spoken, errors."""
     if kind == "question":
-        say(f"You asked: {text}")
+        say(f"{for_text(text).you_asked} {text}")
     elif kind == "error":
-        say(f"Sorry: {text}")
+        say(f"{for_text(text).sorry} {text}")
     else:
         say(text)

@@ -21,8 +21,8 @@ from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.ocr import TextReader as OcrReader
 from assistant.see.sight import OpenCVSight
 from assistant.speak.earcons import Earcons
-from assistant.speak.tts import PiperSynthesizer, SpeechOptions
-from assistant.think.models import vlm_pair, voice_path, whisper_path
+from assistant.speak.tts import MandarinFallback, PiperSynthesizer, SpeechOptions, VoicesByLanguage
+from assistant.think.models import chinese_voice_path, vlm_pair, voice_path, whisper_path
 from assistant.think.remote import RemoteVisionChat
 from assistant.think.vlm import LocalVisionChat
 
@@ -38,7 +38,7 @@ def make_transcriber(config: Config) -> WhisperTranscriber:
     options = SttOptions(
         stt.compute_type,
         stt.beam_size,
-        stt.language,
+        config.assistant.language,
         stt.vad,
         stt.threads,
         hotwords,
@@ -48,9 +48,18 @@ def make_transcriber(config: Config) -> WhisperTranscriber:
     return WhisperTranscriber(whisper_path(config), options)
 
 
-def make_synthesizer(config: Config) -> PiperSynthesizer:
+def make_synthesizer(config: Config) -> VoicesByLanguage:
+    """The English voice, and the Chinese one: Piper's when there is one, else espeak-ng's Mandarin."""
     tts = config.tts
-    return PiperSynthesizer(voice_path(config), SpeechOptions(tts.noise_scale, tts.noise_w_scale, tts.volume))
+    options = SpeechOptions(tts.noise_scale, tts.noise_w_scale, tts.volume)
+    english = PiperSynthesizer(voice_path(config), options)
+    voices: dict[str, Synthesizer] = {"en": english}
+    chinese = chinese_voice_path(config)
+    try:
+        voices["zh"] = PiperSynthesizer(chinese, options) if chinese else MandarinFallback(english.sample_rate)
+    except ModelError as e:
+        _LOGGER.warning("Chinese is spoken by the English voice: %s", e.spoken())
+    return VoicesByLanguage(voices)
 
 
 def make_vision_chat(config: Config) -> VisionChat | None:
@@ -132,6 +141,7 @@ def make_engine(config: Config) -> Engine:
             max_tokens=config.vlm.max_tokens,
             budgets=ImageBudgets(config.vlm.image_tokens, config.vlm.image_tokens_detail, config.vlm.image_tokens_read),
             say_first=config.ocr.say_first,
+            language="zh" if config.assistant.language == "zh" else "en",
         ),
         settings=Settings(speech_rate=config.tts.speech_rate),
         max_turns=config.vlm.max_turns,
@@ -141,7 +151,7 @@ def make_engine(config: Config) -> Engine:
     return engine
 
 
-def warm_up(engine: Engine, transcriber: WhisperTranscriber, synthesizer: PiperSynthesizer) -> None:
+def warm_up(engine: Engine, transcriber: WhisperTranscriber, synthesizer: Synthesizer) -> None:
     """Run each model once, the vision model on the system prompt and one picture, so that the first question
     is as quick as later ones."""
     started = time.monotonic()

@@ -24,11 +24,6 @@ _LOGGER = logging.getLogger(__name__)
 TICK_EVERY_S = 2.0
 """While the user waits for an answer, a soft tick this often says the assistant is still at work."""
 
-READY = (
-    "Ready. Press Space or Enter to ask, and press it again when you have finished. "
-    "While I speak, Space asks again and Escape stops me. Press r to read text live, and q to quit."
-)
-
 
 class PushToTalkLoop:
     def __init__(
@@ -62,7 +57,7 @@ class PushToTalkLoop:
 
     def run(self) -> int:
         """Serve turns until quit; return how many were answered without error."""
-        self.say(READY)
+        self.say(self.session.book.keys_help)
         self.session.cue("ready")
         try:
             self._serve_keys()
@@ -72,7 +67,7 @@ class PushToTalkLoop:
             self._wait_for_answer()
             raise
         self._wait_for_answer()
-        self.say("Goodbye.")
+        self.say(self.session.book.goodbye)
         return self._answered
 
     def _serve_keys(self) -> None:
@@ -100,7 +95,7 @@ class PushToTalkLoop:
         except AssistantError as e:
             self._speak_problem(e)
             return False, None
-        self.say("Listening.")
+        self.say(self.session.book.listening)
         self.session.cue("listening")
         pressed = time.monotonic()
         control = self._control = TurnControl()
@@ -127,7 +122,7 @@ class PushToTalkLoop:
             if early is not None:
                 early.stale.set()
             return False, key
-        self.say("Thinking.")
+        self.say(self.session.book.thinking)
         timings = {"record": ms_since(pressed), "frame": frame_ms}
         self._wait_for_answer()  # one answer at a time
         outcome: list[bool] = []
@@ -149,7 +144,7 @@ class PushToTalkLoop:
                 control.cancel.set()
                 if early is not None:
                     early.stale.set()
-                self.say("Stopped.")
+                self.say(self.session.book.stopped)
                 return True, (None if pressed_key in STOP_KEYS else pressed_key)
             if not control.audible.is_set() and time.monotonic() >= next_tick:
                 self.session.cue("tick")
@@ -160,7 +155,7 @@ class PushToTalkLoop:
     def _read_live(self) -> str | None:
         """Live text until any key, which is returned if it asks for something else (talk or quit)."""
         self._wait_for_answer()
-        self.say("Reading live.")
+        self.say(self.session.book.reading_live)
         frame, _ = self._grab()
         control = self._control = TurnControl()
         reading = threading.Thread(target=self.session.read_live, args=(frame, control), name="live", daemon=True)
@@ -174,7 +169,7 @@ class PushToTalkLoop:
                 break
         self._wait_for_answer()
         if pressed is not None:
-            self.say("Stopped.")
+            self.say(self.session.book.stopped)
         return pressed if pressed in TALK_KEYS | QUIT_KEYS else None
 
     def _wait_for_answer(self) -> None:
@@ -185,9 +180,10 @@ class PushToTalkLoop:
 
     def _speak_problem(self, error: AssistantError) -> None:
         self._wait_for_answer()
-        self.say(error.spoken())
+        said = self.session.book.explain(error)
+        self.say(said)
         self.session.cue("error")
-        self.session.speak(error.spoken())
+        self.session.speak(said)
 
     def _grab(self) -> tuple[Frame | None, AssistantError | None]:
         """The picture at release time, never later."""

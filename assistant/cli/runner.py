@@ -21,7 +21,7 @@ from assistant.cli.loop import PushToTalkLoop
 from assistant.config import Config
 from assistant.core.interfaces import AudioSink, AudioSource, FrameSource
 from assistant.core.live import Heard, LiveReader
-from assistant.core.phrases import BOOKS
+from assistant.core.phrases import BOOKS, Phrases, for_text
 from assistant.core.turn import Session
 from assistant.core.turnlog import TurnLog
 from assistant.core.types import AudioChunk, Frame
@@ -89,22 +89,23 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
         camera = BurstSource(source, config.camera.burst) if isinstance(source, OpenCVCamera) else source
     except AssistantError as e:
         camera_problem = e
-    say("Loading the models.")
+    say(BOOKS[_first_language(config)].loading)
     session = make_session(config, sink, notify, settings_path)
     # Light mode wants one frame per tone, without waiting for a burst.
     session.camera = source if camera is not None else None
     interactive = not audio_in and audio_out is None
     for problem in (camera_problem, session.engine.vlm_problem):
         if problem is not None:
-            say(problem.spoken())
+            said = session.book.explain(problem)
+            say(said)
             if interactive:
-                session.speak(problem.spoken())
+                session.speak(said)
     if camera_problem is not None:
         say("I will answer without the camera, and tell you when a question needs it.")
     keys = ScriptedKeys([" ", " "] * len(audio_in)) if audio_in else _live_keys(config)
     try:
         if interactive:
-            session.speak("Ready.")
+            session.speak(session.book.ready)
         prepare, moved = config.vlm.prepare, config.camera.moved
         PushToTalkLoop(session, audio, camera, keys, say, camera_problem, prepare, moved).run()
     finally:
@@ -208,20 +209,23 @@ def ask(config: Config, audio: Path | None, text: str | None, image: Path | None
     try:
         frame: Frame | None = None
         camera_problem: AssistantError | None = session.engine.vlm_problem
+        book = for_text(text) if text else session.book
         if image is None:
-            camera_problem = NoPictureError("I can't see: no picture was given.", "Add one with --image.")
+            camera_problem = NoPictureError(
+                book.no_picture_given, "Add one with --image." if book is BOOKS["en"] else ""
+            )
         else:
             try:
                 frame = ImageFileSource(image).grab()
             except AssistantError as e:
-                return _spoken_failure(session, e)
+                return _spoken_failure(book, session, e)
         if audio is not None:
             source = WavFileSource([audio], config.audio.max_record_s)
             try:
                 source.start()
                 clip = source.stop()
             except AssistantError as e:
-                return _spoken_failure(session, e)
+                return _spoken_failure(book, session, e)
             turn = session.answer_recording(clip, frame, camera_problem)
         else:
             turn = session.answer_text(text or "", frame, camera_problem)
@@ -230,10 +234,16 @@ def ask(config: Config, audio: Path | None, text: str | None, image: Path | None
     return 0 if turn.error is None else 1
 
 
-def _spoken_failure(session: Session, error: AssistantError) -> int:
-    say(f"Sorry: {error.spoken()}")
-    session.speak(error.spoken())
+def _spoken_failure(book: Phrases, session: Session, error: AssistantError) -> int:
+    said = book.explain(error)
+    say(f"{book.sorry} {said}")
+    session.speak(said)
     return 1
+
+
+def _first_language(config: Config) -> str:
+    """The language of what is said before the first question."""
+    return "zh" if config.assistant.language == "zh" else "en"
 
 
 def serve(config: Config) -> int:

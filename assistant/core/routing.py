@@ -85,6 +85,16 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+
+
+def main_language(text: str) -> str:
+    """zh or en: the language most of the text is in, counting each Chinese character and each English word as one
+    syllable's worth. A sentence in both is spoken by the voice of this one."""
+    chinese = len(_CJK.findall(text))
+    return "zh" if chinese and chinese >= len(_LATIN_WORD.findall(text)) else "en"
+
+
 _BACK = re.compile(r"\b(it|its|it's|that one|this one|the other one|the other|them|they|those ones)\b")
 _BACK_ZH = ("它", "那个", "这个", "另一个", "它们", "那些")
 

@@ -133,6 +133,8 @@ class AnswerOptions:
     """How many image tokens a picture may become, by what the question needs."""
     say_first: bool = True
     """For a general question about a new picture, say the text in view at once, then the model's answer."""
+    language: str = "en"
+    """en or zh: what is said before any question tells the language (auto starts in English)."""
 
 
 @dataclass
@@ -307,9 +309,9 @@ class Session:
         """Whether the last answer was the model's: a question referring back to it is about what it named."""
         self._image_urls: dict[str, str] = {}
         self._last_reading: ReadAhead | None = None
-        self._say: Phrases = BOOKS["en"]
-        """The phrase book of the last question: the language the next is likely in."""
         """The text read in the newest picture read: 'more detail' checks its answer against it."""
+        self._say: Phrases = BOOKS[engine.options.language]
+        """The phrase book of the last question: the language the next is likely in."""
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -336,7 +338,7 @@ class Session:
             transcript = transcriber.transcribe(clip)
             turn.timings_ms["stt"] = ms_since(started)
             turn.transcript = transcript.text
-            context.say = for_text(transcript.text)
+            context.say = self._book_for(transcript.text, transcript.language)
             check_heard(clip, transcript, context.say)
             context.command = match_command(transcript.text)
             if context.command is None and isinstance(transcriber, ScoringTranscriber):
@@ -386,6 +388,11 @@ class Session:
                 self.sink.cue(sound)
             except AssistantError as e:
                 _LOGGER.error("could not play the %s sound: %s", name, e.message)
+
+    @property
+    def book(self) -> Phrases:
+        """The phrase book of the last question, or of the configured language before the first."""
+        return self._say
 
     def speak(self, text: str, cancel: threading.Event | None = None) -> None:
         """Say something outside a turn; a failure to speak is logged, never raised."""
@@ -465,9 +472,15 @@ class Session:
         control: TurnControl | None,
     ) -> TurnContext:
         released_at = time.monotonic() if released_at is None else released_at
-        return TurnContext(
-            turn, frame, camera_problem, released_at, control or TurnControl(), for_text(turn.transcript)
-        )
+        say = self._book_for(turn.transcript)
+        return TurnContext(turn, frame, camera_problem, released_at, control or TurnControl(), say)
+
+    def _book_for(self, question: str, heard_in: str = "") -> Phrases:
+        """The book of the question's language; with nothing in it to tell, of the language it was heard in, else
+        of the last question."""
+        if question.strip():
+            return for_text(question)
+        return BOOKS.get(heard_in) or self._say
 
     def _answer(self, context: TurnContext) -> Turn:
         turn = context.turn
@@ -881,7 +894,7 @@ class Session:
     def _fail(self, context: TurnContext, error: AssistantError) -> Turn:
         """Say what went wrong, after the error sound, and log the turn."""
         turn = context.turn
-        turn.error = error.spoken()
+        turn.error = context.say.explain(error)
         turn.error_code = error.code
         self.notify("error", turn.error)
         turn.timings_ms.setdefault("first_audio", ms_since(context.released_at))

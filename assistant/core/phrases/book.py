@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
+from assistant.core.routing import main_language
 from assistant.core.types import Colour
+from assistant.errors import AssistantError
 
 
 class Phrases(ABC):
@@ -28,6 +31,30 @@ class Phrases(ABC):
     not_caught: str
     nothing_to_describe: str
     nowhere_to_save: str
+    error_by_code: Mapping[str, str]
+    """For an error whose own sentence is in another language: what to say instead, by its code. An error whose
+    code has none is said as it is."""
+
+    def explain(self, error: AssistantError) -> str:
+        """The error's sentence when it is in this book's language, else this book's sentence for its code."""
+        said = error.spoken()
+        if not said or main_language(said) == self.language:
+            return said
+        return self.error_by_code.get(error.code, said)
+
+    # -- the terminal's lines, and what is spoken at start --------------------------------------------
+    ready: str
+    keys_help: str
+    """The terminal loop's first line: the keys."""
+    loading: str
+    listening: str
+    thinking: str
+    goodbye: str
+    reading_live: str
+    you_asked: str
+    """Put before the question heard, on the terminal."""
+    sorry: str
+    """Put before an error, on the terminal."""
 
     # -- prompts to the model -----------------------------------------------------------------------
     more_detail_question: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from assistant.core.commands import COMMANDS
 from assistant.core.phrases.book import Phrases
 from assistant.core.types import Colour
@@ -32,6 +35,21 @@ class English(Phrases):
     not_caught = "I didn't catch that. Please ask again."
     nothing_to_describe = "There is no picture to describe yet. Ask me about something first."
     nowhere_to_save = "I have nowhere to save settings."
+    error_by_code: Mapping[str, str] = MappingProxyType({})
+    """English errors are written in English: each is said as it is."""
+
+    keys_help = (
+        "Ready. Press Space or Enter to ask, and press it again when you have finished. "
+        "While I speak, Space asks again and Escape stops me. Press r to read text live, and q to quit."
+    )
+    ready = "Ready."
+    loading = "Loading the models."
+    listening = "Listening."
+    thinking = "Thinking."
+    goodbye = "Goodbye."
+    reading_live = "Reading live."
+    you_asked = "You asked:"
+    sorry = "Sorry:"
 
     more_detail_question = "Describe it again, in more detail."
     text_in_picture = "Text found in the image, exact: "

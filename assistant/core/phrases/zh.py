@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from assistant.core.commands import COMMANDS
 from assistant.core.phrases.book import Phrases
 from assistant.core.types import Colour
@@ -28,6 +30,45 @@ class Chinese(Phrases):
     not_caught = "我没听清，请再问一次。"
     nothing_to_describe = "还没有可以描述的画面，请先问我一个问题。"
     nowhere_to_save = "没有地方保存设置。"
+    error_by_code = MappingProxyType(
+        {
+            "internal": unexpected,
+            "bad_input": "这个请求、文件或设置我用不了，请检查后再试。",
+            "empty_question": empty_question,
+            "too_large": "太大了：图片、录音或请求超过了上限。",
+            "forbidden": "这个位置的图片我不能打开。",
+            "not_found": "找不到这个对话、音频或图片。",
+            "unauthorized": "这个服务需要令牌：请在地址后面加上 ?token=…。",
+            "not_heard": not_caught,
+            "nothing_heard": nothing_heard,
+            "no_picture": no_picture,
+            "no_earlier_picture": nothing_to_describe,
+            "nowhere_to_save": nowhere_to_save,
+            "no_answer": no_answer,
+            "model": "有一个模型缺失或无法加载。运行 'assistant doctor' 可以看到是哪个，以及怎么修复。",
+            "no_vision_model": f"{no_vision_model} {no_vision_model_fix}",
+            "download": "模型下载失败，请联网后再试。",
+            "reading_off": f"{reading_off} {reading_off_fix}",
+            "device": "麦克风、扬声器或摄像头不可用。运行 'assistant doctor' 可以看到原因。",
+            "video_ended": "代替摄像头的视频已经放完了。",
+            "busy": "我现在很忙，请稍后再试。",
+            "rate_limited": "请求太多了，请过一会儿再试。",
+            "timed_out": "回答用的时间太长，已经停止了，请再试一次。",
+        }
+    )
+
+    keys_help = (
+        "准备好了。按空格键或回车键提问，说完再按一次。我说话时，按空格键重新提问，按 Esc 键让我停下。"
+        "按 r 键实时朗读文字，按 q 键退出。"
+    )
+    ready = "准备好了。"
+    loading = "正在加载模型。"
+    listening = "在听。"
+    thinking = "在想。"
+    goodbye = "再见。"
+    reading_live = "正在实时朗读。"
+    you_asked = "你问的是："
+    sorry = "抱歉："
 
     more_detail_question = "请更详细地再描述一遍。"
     text_in_picture = "图中识别到的文字（原文）："
