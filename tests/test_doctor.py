@@ -19,8 +19,8 @@ def test_all_required_parts_ready(config: Config, capsys: pytest.CaptureFixture[
     code, parts = _lines(config.with_overrides({"camera.source": "57"}), capsys)
     assert code == 0
     assert parts["speech recognition"].startswith("ok: speech recognition: ")
-    assert "English only" in parts["speech recognition"]
-    assert parts["voice"].endswith("(22050 Hz)")
+    assert "hears English (assistant.language en)" in parts["speech recognition"]
+    assert parts["voice"].endswith("(22050 Hz), for English")
     assert parts["vision model"].startswith("ok: vision model: tiny-random-qwen2.5-vl-test (Qwen2.5-VL)")
     assert parts["sound library"].startswith("ok: sound library: PortAudio")
     assert parts["text reading"].startswith("ok: text reading: RapidOCR with its bundled models, ")

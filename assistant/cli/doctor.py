@@ -13,10 +13,10 @@ from assistant.hear.audio import MicrophoneSource, import_sounddevice, list_devi
 from assistant.hear.stt import SttOptions, WhisperTranscriber
 from assistant.see.camera import OpenCVCamera, frame_source
 from assistant.speak.sinks import SpeakerSink
-from assistant.speak.tts import PiperSynthesizer
+from assistant.speak.tts import MandarinFallback, PiperSynthesizer
 from assistant.think.catalog import choose, load_catalog
 from assistant.think.machine import Machine, detect_machine
-from assistant.think.models import find_vlm, voice_path, whisper_path
+from assistant.think.models import chinese_voice_path, find_vlm, voice_path, whisper_path
 from assistant.think.vlm import VISION_ARCHS, inspect_gguf
 
 NO_VLM = (
@@ -48,17 +48,30 @@ def _check(name: str, required: bool, probe: Callable[[], str]) -> Check:
         return Check(name, False, e.spoken(), required)
 
 
+_HEARS = {"en": "English", "zh": "Chinese", "": "English and Chinese, each question's"}
+
+
 def _whisper(config: Config) -> str:
     path = whisper_path(config)
-    transcriber = WhisperTranscriber(path, SttOptions(compute_type=config.stt.compute_type, device=config.stt.device))
-    kind = "English only" if transcriber.language == "en" else "multilingual"
-    return f"{path} ({kind}, on the {'GPU (CUDA)' if transcriber.device == 'cuda' else 'CPU'})"
+    options = SttOptions(config.stt.compute_type, language=config.assistant.language, device=config.stt.device)
+    transcriber = WhisperTranscriber(path, options)
+    where = "GPU (CUDA)" if transcriber.device == "cuda" else "CPU"
+    return (
+        f"{path}, hears {_HEARS[transcriber.language]} (assistant.language {config.assistant.language}), on the {where}"
+    )
 
 
 def _voice(config: Config) -> str:
     path = voice_path(config)
     synthesizer = PiperSynthesizer(path)
-    return f"{path} ({synthesizer.sample_rate} Hz)"
+    return f"{path} ({synthesizer.sample_rate} Hz), for English"
+
+
+def _chinese_voice(config: Config) -> str:
+    path = chinese_voice_path(config)
+    if path is not None:
+        return f"{path} ({PiperSynthesizer(path).sample_rate} Hz)"
+    return MandarinFallback().label
 
 
 def _vlm(config: Config, machine: Machine) -> Check:
@@ -147,6 +160,7 @@ def run_checks(config: Config) -> list[Check]:
     return [
         _check("speech recognition", True, lambda: _whisper(config)),
         _check("voice", True, lambda: _voice(config)),
+        _check("Chinese voice", False, lambda: _chinese_voice(config)),
         _vlm(config, machine),
         _check("vision compute", False, lambda: _compute(config, machine)),
         _check("text reading", False, lambda: _ocr(config)),

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli.console import say
-from assistant.config import Config, config_path, describe_settings, load_config
+from assistant.config import LANGUAGES, Config, config_path, describe_settings, load_config
 from assistant.errors import AssistantError
 from assistant.think.catalog import QUANTS
 from assistant.think.hubs import SOURCES
+from assistant.think.models import CHINESE_VOICE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,6 +32,11 @@ def _common_flags() -> argparse.ArgumentParser:
     group.add_argument("--mmproj", help="vision projector .gguf matching the model (vlm.mmproj)")
     group.add_argument("--whisper", help="faster-whisper model folder (stt.whisper)")
     group.add_argument("--voice", help="Piper voice .onnx (tts.voice)")
+    group.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="language heard: en, zh, or auto, each question's; answers follow the question (assistant.language)",
+    )
     group.add_argument("--log-turns", metavar="FILE.jsonl", help="write one JSON line per turn (log.turns)")
     group.add_argument("--verbose", action="store_true", default=None, help="debug logs on stderr (log.verbose)")
     return common
@@ -103,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--quant", choices=QUANTS, default="", help="for 'pull': the quantisation")
     models.add_argument("--source", choices=SOURCES, default=SOURCES[0], help="for 'pull': the model hub")
 
-    commands.add_parser("voices", parents=[common], help="list installed voices")
+    voices = commands.add_parser(
+        "voices", parents=[common], help="which voice speaks each language; 'pull' fetches the Piper Chinese voice"
+    )
+    voices.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
+    voices.add_argument("name", nargs="?", help=f"for 'pull': the voice (default {CHINESE_VOICE})")
     return parser
 
 
@@ -113,6 +123,7 @@ def _config(args: argparse.Namespace) -> Config:
         "vlm.mmproj": args.mmproj,
         "stt.whisper": args.whisper,
         "tts.voice": args.voice,
+        "assistant.language": args.language,
         "log.turns": args.log_turns,
         "log.verbose": args.verbose,
         "camera.source": getattr(args, "camera", None),
@@ -183,9 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "pull":
                 return pull_model(config, args.name, args.quant, args.source)
             return list_models(config)
-        from assistant.cli.runner import list_voices
+        from assistant.cli.runner import list_voices, pull_voice
 
-        return list_voices(config)
+        return pull_voice(config, args.name or CHINESE_VOICE) if args.action == "pull" else list_voices(config)
     except AssistantError as e:
         say(e.spoken())
         return 1

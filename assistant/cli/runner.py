@@ -38,8 +38,10 @@ from assistant.see.camera import (
 )
 from assistant.see.ocr import TextReader
 from assistant.speak.sinks import SpeakerSink, WavFileSink
+from assistant.speak.tts import PiperSynthesizer
 from assistant.think.catalog import TIERS, catalog_entry, choose, load_catalog
 from assistant.think.hubs import pull
+from assistant.think.hubs import pull_voice as fetch_voice
 from assistant.think.machine import detect_machine
 from assistant.think.models import find_vlm, installed_voices, installed_whispers
 
@@ -362,8 +364,25 @@ def pull_model(config: Config, name: str | None, quant: str, source: str) -> int
     return 0
 
 
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
 def list_voices(config: Config) -> int:
-    say("Voices:")
+    """Which voice speaks each language, then every Piper voice installed."""
+    voices = make_synthesizer(config).voices
+    say("Voices, by language:")
+    for language, name in LANGUAGE_NAMES.items():
+        voice = voices.get(language)
+        label = getattr(voice, "label", "") if voice is not None else "none: spoken by the English voice"
+        say(f"  {name}: {label}.")
+    say("Piper voices installed ('assistant voices pull NAME' fetches another):")
     for path in installed_voices(config):
         say(f"  {path}")
+    return 0
+
+
+def pull_voice(config: Config, name: str) -> int:
+    voice = fetch_voice(name, Path(config.paths.voices_dir), say)
+    PiperSynthesizer(voice)  # a voice that does not load is said so now, not at the first Chinese answer
+    say(f"Ready: {voice.name} in {voice.parent}.")
     return 0

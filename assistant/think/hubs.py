@@ -1,4 +1,5 @@
-"""Fetching a catalog model from Hugging Face or ModelScope (魔搭), only when the user asks (`models pull`).
+"""Fetching a catalog model from Hugging Face or ModelScope (魔搭), or a Piper voice from Hugging Face, only when the
+user asks (`models pull`, `voices pull`).
 
 Both hubs publish each file's size and sha256 in their listing; a file is kept only when it matches both. The
 Hugging Face endpoint follows $HF_ENDPOINT (huggingface_hub's own setting) and the ModelScope one $MODELSCOPE_DOMAIN
@@ -12,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import urllib.error
 import urllib.parse
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.errors import DownloadError, ModelError
+from assistant.errors import BadInputError, DownloadError, ModelError
 from assistant.think.catalog import CatalogEntry
 from assistant.think.models import VlmPair
 
@@ -135,15 +137,7 @@ def pull(entry: CatalogEntry, models_dir: Path, say: Say, quant: str = "", sourc
     then check each file's size and sha256."""
     quant = entry.check_quant(quant or entry.quant)
     hub = hub_for(entry, source)
-    try:
-        files = hub.files()
-    except ImportError as e:
-        raise ModelError("The huggingface_hub package is not installed.", "Run ./setup.sh.") from e
-    except Exception as e:  # network, HTTP and hub errors alike mean the listing cannot be had
-        raise DownloadError(
-            f"I can't get the file list of {hub.label}: {type(e).__name__}.",
-            "Connect to the internet and try again, or place the model files in the models folder by hand.",
-        ) from e
+    files = _listing(hub, "place the model files in the models folder by hand")
     chosen = []
     for patterns, exclude in ((entry.model_patterns(quant), True), (entry.mmproj_patterns, False)):
         name = pick_file(list(files), patterns, exclude_mmproj=exclude)
@@ -157,16 +151,58 @@ def pull(entry: CatalogEntry, models_dir: Path, say: Say, quant: str = "", sourc
         raise DownloadError(
             f"There is not enough disk space: the model needs {_size(needed)} and {_size(free)} is free."
         )
-    paths = []
-    for file in chosen:
-        say(f"Downloading {file.name} from {hub.label}.")
-        try:
-            local = hub.download(file, target, say)
-        except Exception as e:  # network or hub errors
-            raise DownloadError(f"The download of {file.name} failed: {type(e).__name__}.", "Pull again.") from e
-        verify(local, file, say)
-        paths.append(local)
+    paths = [_fetch(hub, file, target, say) for file in chosen]
     return VlmPair(paths[0], paths[1])
+
+
+def _listing(hub: Hub, or_else: str) -> dict[str, HubFile]:
+    try:
+        return hub.files()
+    except ImportError as e:
+        raise ModelError("The huggingface_hub package is not installed.", "Run ./setup.sh.") from e
+    except Exception as e:  # network, HTTP and hub errors alike mean the listing cannot be had
+        raise DownloadError(
+            f"I can't get the file list of {hub.label}: {type(e).__name__}.",
+            f"Connect to the internet and try again, or {or_else}.",
+        ) from e
+
+
+def _fetch(hub: Hub, file: HubFile, folder: Path, say: Say) -> Path:
+    say(f"Downloading {file.name} from {hub.label}.")
+    try:
+        local = hub.download(file, folder, say)
+    except Exception as e:  # network or hub errors
+        raise DownloadError(f"The download of {file.name} failed: {type(e).__name__}.", "Pull again.") from e
+    verify(local, file, say)
+    return local
+
+
+PIPER_VOICES = "rhasspy/piper-voices"
+_VOICE_NAME = re.compile(r"([a-z]{2,3})_([A-Z]{2})-(\w+)-(x_low|low|medium|high)")
+
+
+def pull_voice(name: str, voices_dir: Path, say: Say) -> Path:
+    """Download a Piper voice (its .onnx and .onnx.json) from Piper's voice repository into voices_dir, each file
+    checked against the size and sha256 the listing publishes. Returns the .onnx."""
+    named = _VOICE_NAME.fullmatch(name)
+    if named is None:
+        raise BadInputError(f"{name} is not a Piper voice's name.", "Names are like zh_CN-huayan-medium.")
+    language, region, speaker, quality = named.groups()
+    where = f"{language}/{language}_{region}/{speaker}/{quality}/{name}"
+    hub = HuggingFace(PIPER_VOICES)
+    files = _listing(hub, f"place {name}.onnx and {name}.onnx.json in {voices_dir} by hand")
+    wanted = [files.get(where + ".onnx.json"), files.get(where + ".onnx")]
+    chosen = [file for file in wanted if file is not None]
+    if len(chosen) < len(wanted):
+        raise ModelError(f"{hub.label} has no voice called {name}.", "The voices are listed in its VOICES.md.")
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    staging = voices_dir / f".{name}.pulling"
+    staging.mkdir(exist_ok=True)
+    for file in chosen:  # the settings first: a voice is found by its .onnx, so that comes in last
+        local = _fetch(hub, file, staging, say)
+        local.replace(voices_dir / Path(file.name).name)
+    shutil.rmtree(staging, ignore_errors=True)
+    return voices_dir / f"{name}.onnx"
 
 
 def sha256_of(path: Path) -> str:
