@@ -3,6 +3,7 @@ fed from files the tests write, talking to the real service on a loopback port."
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -19,15 +20,17 @@ from helpers import free_port, normalise, running_service, scene, write_wav
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from assistant.config import Config
+from assistant.core.phrases import BOOKS
 from assistant.serve.app import create_app
 from assistant.serve.service import Service
 
 pytestmark = pytest.mark.browser
 
+PROJECT = Path(__file__).resolve().parent.parent
 AXE = Path(__file__).resolve().parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FOCUS_ORDER = ["talk", "toggle-mode", "stop", "read-live", "question", "send", "photo", "rate", "brief"]
-FOCUS_ORDER += ["new-conversation"]
+FOCUS_ORDER += ["new-conversation", "in-en", "in-zh"]
 
 
 def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
@@ -154,7 +157,7 @@ def test_keyboard_alone_reaches_every_control_in_order(page: Page) -> None:
 
 
 def test_controls_are_at_least_44_px(page: Page) -> None:
-    for control in page.locator("button:visible, input:visible, select:visible").all():
+    for control in page.locator("button:visible, input:visible, select:visible, a:visible").all():
         box = control.bounding_box()
         assert box is not None and box["width"] >= 44 and box["height"] >= 44, control.evaluate("e => e.outerHTML")
 
@@ -215,3 +218,26 @@ def test_read_text_live_speaks_new_text_and_escape_stops_it(page: Page) -> None:
     page.keyboard.press("Escape")
     page.wait_for_function("document.getElementById('live').textContent === 'Live reading stopped.'")
     assert page.get_attribute("#read-live", "aria-pressed") == "false"
+
+
+@pytest.mark.parametrize("how", ["asked", "preferred"])
+def test_the_page_in_chinese_when_asked_for_or_preferred(browser: Browser, url: str, how: str) -> None:
+    """?lang=zh, or a browser that prefers Chinese: the labels and live messages in Chinese, still axe-clean; a
+    typed Chinese command is answered, and its turn shown, in Chinese."""
+    context = browser.new_context(bypass_csp=True, locale="zh-CN" if how == "preferred" else "en-US")
+    page = context.new_page()
+    page.goto(url + ("?lang=zh" if how == "asked" else ""))
+    chinese = json.loads((PROJECT / "assistant" / "serve" / "web" / "strings.zh.json").read_text(encoding="utf-8"))
+    page.wait_for_function(f"document.getElementById('live').textContent === {json.dumps(chinese['ready'])}")
+    assert page.evaluate("document.documentElement.lang") == "zh"
+    assert page.title() == chinese["title"]
+    assert page.locator("#talk").inner_text() == chinese["hold_to_talk"]
+    assert page.locator("label[for=question]").inner_text() == chinese["type_label"]
+    assert axe_violations(page) == []
+    page.locator("#question").fill("再说一遍")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#history li", timeout=60_000)
+    assert page.locator("#history li h3").inner_text() == "你：再说一遍"
+    assert page.locator("#history li p").inner_text() == f"助手：{BOOKS['zh'].nothing_said_yet}"
+    assert axe_violations(page) == []
+    context.close()

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import html
+import json
 import logging
 import math
 import re
@@ -383,11 +384,19 @@ def _html(page: str) -> HTMLResponse:
     return HTMLResponse(page, headers={"Cache-Control": "no-store", "Content-Security-Policy": _page_policy(page)})
 
 
-def _page(token_required: bool) -> str:
+_PLACE = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _page(token_required: bool, language: str = "en") -> str:
+    """The page in `language`: its words from web/strings.<language>.json, in the HTML and for its script."""
     web = resources.files("assistant.serve") / "web"
+    strings = json.loads((web / f"strings.{language}.json").read_text(encoding="utf-8"))
     page = (web / "index.html").read_text(encoding="utf-8")
+    page = _PLACE.sub(lambda found: html.escape(strings[found.group(1)]), page)
     page = page.replace("/*STYLE*/", (web / "app.css").read_text(encoding="utf-8"))
     page = page.replace("/*SCRIPT*/", (web / "app.js").read_text(encoding="utf-8"))
+    script_strings = json.dumps(strings, ensure_ascii=False).replace("</", "<\\/")
+    page = page.replace("__STRINGS__", script_strings)
     return page.replace("__TOKEN_REQUIRED__", "true" if token_required else "false")
 
 
@@ -460,8 +469,10 @@ def create_app(service: Service, token: str = "") -> FastAPI:
         return _error(AssistantError(UNEXPECTED), _book(request.headers, getattr(request.state, "question", None)))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
-    def page() -> HTMLResponse:
-        return _html(_page(bool(token)))
+    def page(request: Request, lang: str | None = None) -> HTMLResponse:
+        """In the language asked for with ?lang=en or ?lang=zh, else the one the browser prefers."""
+        language = lang if lang in BOOKS else _book(request.headers).language
+        return _html(_page(bool(token), language))
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False, max_body_size=max_body)
     def docs() -> HTMLResponse:

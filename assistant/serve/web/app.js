@@ -9,6 +9,9 @@ let sessionId = null;
 let recorder = null, recording = false, busy = null, microphone = null, camera = null, chosenPicture = null;
 const speechQueue = [];
 
+// The page's words come from the service in its language (strings.<lang>.json); {name} marks a value.
+const t = (key, values = {}) => STRINGS[key].replace(/\{(\w+)\}/g, (_, name) => values[name]);
+
 // -- announcements and sounds ------------------------------------------------------------------------
 
 function announce(text) {
@@ -39,9 +42,9 @@ const cues = {
 function setState(state, words) {
   talk.dataset.state = state;
   talk.textContent = {
-    idle: $("toggle-mode").checked ? "Press to talk" : "Hold to talk",
-    listening: $("toggle-mode").checked ? "Listening. Press to send" : "Listening. Let go to send",
-    thinking: "Thinking",
+    idle: t($("toggle-mode").checked ? "press_to_talk" : "hold_to_talk"),
+    listening: t($("toggle-mode").checked ? "listening_press" : "listening_let_go"),
+    thinking: t("thinking"),
   }[state];
   if (cues[state]) cues[state]();
   if (words) announce(words);
@@ -75,7 +78,7 @@ function silence() {
 function stopSpeaking() {
   silence();
   if (busy) busy.abort();
-  if (!stopLive()) announce("Stopped.");
+  if (!stopLive()) announce(t("stopped"));
 }
 
 // -- live text: a picture a second; new text is spoken as it comes into view --------------------------
@@ -85,12 +88,12 @@ let liveReading = null;
 
 function startLive() {
   if (liveReading) return;
-  if (!camera && !chosenPicture) { cues.error(); announce("Live reading needs the camera."); return; }
+  if (!camera && !chosenPicture) { cues.error(); announce(t("live_needs_camera")); return; }
   liveReading = { first: true, sending: false, lastNew: Date.now() };
   liveReading.timer = setInterval(liveStep, LIVE_EVERY_MS);
   $("read-live").setAttribute("aria-pressed", "true");
-  $("read-live").textContent = "Stop reading live";
-  announce("Reading live: new text will be read as it comes into view.");
+  $("read-live").textContent = t("stop_live");
+  announce(t("live_started"));
 }
 
 // Returns whether live reading was on.
@@ -99,15 +102,15 @@ function stopLive(words) {
   clearInterval(liveReading.timer);
   liveReading = null;
   $("read-live").setAttribute("aria-pressed", "false");
-  $("read-live").textContent = "Read text live";
-  announce(words || "Live reading stopped.");
+  $("read-live").textContent = t("read_live");
+  announce(words || t("live_stopped"));
   return true;
 }
 
 async function liveStep() {
   const state = liveReading;
   if (!state || state.sending) return;
-  if (Date.now() - state.lastNew > LIVE_QUIET_MS) { stopLive("No new text for a minute: live reading stopped."); return; }
+  if (Date.now() - state.lastNew > LIVE_QUIET_MS) { stopLive(t("live_quiet")); return; }
   const picture = await grabPicture();
   if (!picture || liveReading !== state) return;
   sessionId = sessionId || newSessionId();
@@ -119,7 +122,7 @@ async function liveStep() {
   try {
     const response = await call(`/api/sessions/${sessionId}/live`, { method: "POST", body: form });
     const reply = await response.json();
-    if (!response.ok) { cues.error(); stopLive(`Sorry: ${reply.error}`); return; }
+    if (!response.ok) { cues.error(); stopLive(t("sorry", { error: reply.error })); return; }
     state.first = false;
     if (reply.text && liveReading === state) {
       state.lastNew = Date.now();
@@ -129,7 +132,7 @@ async function liveStep() {
     }
   } catch (error) {
     cues.error();
-    stopLive("Sorry: the service did not answer. Live reading stopped.");
+    stopLive(t("live_no_answer"));
   } finally {
     state.sending = false;
   }
@@ -145,9 +148,9 @@ async function startCamera() {
     preview.srcObject = camera;
     preview.dataset.live = "yes";
     await preview.play();
-    $("picture-state").textContent = "The camera is on. Each question uses the picture at the moment you let go.";
+    $("picture-state").textContent = t("camera_on");
   } catch (error) {
-    $("picture-state").textContent = "No camera is available. Choose a picture below instead.";
+    $("picture-state").textContent = t("no_camera");
   }
 }
 
@@ -164,13 +167,13 @@ function grabPicture() {
 $("photo").addEventListener("change", () => {
   chosenPicture = $("photo").files[0] || null;
   $("clear-photo").hidden = !chosenPicture;
-  if (chosenPicture) $("picture-state").textContent = `Using the chosen picture, ${chosenPicture.name}.`;
+  if (chosenPicture) $("picture-state").textContent = t("using_picture", { name: chosenPicture.name });
 });
 $("clear-photo").addEventListener("click", () => {
   chosenPicture = null;
   $("photo").value = "";
   $("clear-photo").hidden = true;
-  $("picture-state").textContent = camera ? "Using the camera again." : "No camera is available.";
+  $("picture-state").textContent = t(camera ? "using_camera" : "no_camera_short");
   $("photo").focus();
 });
 
@@ -185,7 +188,7 @@ async function startTalking() {
     microphone = microphone || await navigator.mediaDevices.getUserMedia({ audio: true });
   } catch (error) {
     cues.error();
-    announce("I can't use the microphone. Allow it in the browser, or type your question.");
+    announce(t("no_microphone"));
     return;
   }
   const parts = [];
@@ -194,7 +197,7 @@ async function startTalking() {
   recorder.onstop = () => send({ audio: new Blob(parts, { type: recorder.mimeType }) });
   recorder.start();
   recording = true;
-  setState("listening", "Listening.");
+  setState("listening", t("listening_said"));
   sendPictureEarly();
 }
 
@@ -258,7 +261,7 @@ $("stop").addEventListener("click", stopSpeaking);
 $("type-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("question").value.trim();
-  if (!text) { announce("Type a question first."); $("question").focus(); return; }
+  if (!text) { announce(t("type_first")); $("question").focus(); return; }
   $("question").value = "";
   send({ text });
 });
@@ -267,7 +270,7 @@ $("new-conversation").addEventListener("click", async () => {
   sessionId = null;
   $("history").replaceChildren();
   $("history-empty").hidden = false;
-  announce("Started a new conversation.");
+  announce(t("new_started"));
 });
 
 // -- the service -------------------------------------------------------------------------------------
@@ -275,6 +278,7 @@ $("new-conversation").addEventListener("click", async () => {
 function call(path, options) {
   const headers = Object.assign({}, options.headers || {});
   if (token) headers.Authorization = `Bearer ${token}`;
+  headers["Accept-Language"] = STRINGS.lang;  // the service's errors, in the page's language
   return fetch(path, Object.assign({}, options, { headers }));
 }
 
@@ -287,7 +291,7 @@ async function send(question) {
   if (sessionId) form.append("session_id", sessionId);
   form.append("speech_rate", $("rate").value);
   form.append("detail", document.querySelector("input[name=detail]:checked").value);
-  setState("thinking", "Thinking.");
+  setState("thinking", t("thinking_said"));
   busy = new AbortController();
   const turn = { question: question.text || "", answer: [] };
   try {
@@ -295,14 +299,14 @@ async function send(question) {
       method: "POST", body: form, headers: { Accept: "text/event-stream" }, signal: busy.signal,
     });
     if (!response.ok || !response.body) {
-      const reply = await response.json().catch(() => ({ error: "The service did not answer." }));
+      const reply = await response.json().catch(() => ({ error: t("no_answer") }));
       throw new Error(reply.error);
     }
     await readEvents(response.body, (name, data) => onEvent(name, data, turn));
   } catch (error) {
     if (error.name !== "AbortError") {
       cues.error();
-      announce(`Sorry: ${error.message}`);
+      announce(t("sorry", { error: error.message }));
     }
   } finally {
     busy = null;
@@ -313,7 +317,7 @@ async function send(question) {
 function onEvent(name, data, turn) {
   if (name === "transcript") {
     turn.question = data.text;
-    announce(`You asked: ${data.text}`);
+    announce(t("you_asked", { text: data.text }));
   } else if (name === "sentence") {
     if (data.audio_base64) speak(data.audio_base64);
   } else if (name === "done" || name === "error") {
@@ -347,9 +351,9 @@ async function readEvents(body, handle) {
 function addToHistory(question, answer) {
   const item = document.createElement("li");
   const heading = document.createElement("h3");
-  heading.textContent = `You: ${question || "(not heard)"}`;
+  heading.textContent = t("you", { text: question || t("not_heard") });
   const reply = document.createElement("p");
-  reply.textContent = `Assistant: ${answer}`;
+  reply.textContent = t("assistant", { text: answer });
   item.append(heading, reply);
   $("history").append(item);
   $("history-empty").hidden = true;
@@ -357,12 +361,19 @@ function addToHistory(question, answer) {
 
 // -- start -------------------------------------------------------------------------------------------
 
+// The language links keep the token, so that the page in the other language still works.
+for (const language of ["en", "zh"]) {
+  const address = new URLSearchParams(location.search);
+  address.set("lang", language);
+  $(`in-${language}`).href = `?${address}`;
+}
+
 (async () => {
   if (TOKEN_REQUIRED && !token) {
-    announce("This page needs the service's token in its address, as ?token=…");
+    announce(t("needs_token"));
     return;
   }
   setState("idle");
   await startCamera();
-  announce("Ready. Hold the Space bar to talk.");
+  announce(t("ready"));
 })();
