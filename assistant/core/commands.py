@@ -99,10 +99,12 @@ MARGIN = 2.0
 """...and this many better than any other command. Both are set by benchmarks/hearing.py: among the loosest that
 made no question a command, on seven voices in clean speech, white and babble noise."""
 SECONDS_PER_SYLLABLE = 0.2
+SECONDS_PER_CHINESE_SYLLABLE = 0.4
 SECONDS_BESIDES = 1.0
 """The phrase that fits best must be long enough for the speech: said in at most this long and this long a
 syllable, so that a question that begins or ends like a command ("is there a stop sign ahead?") is not taken
-for it."""
+for it. A Chinese syllable, a whole character with its tone, is given longer: "再说一遍" said slowly and clearly
+takes two seconds."""
 
 
 def by_sound(transcript: Transcript, score: Score) -> str | None:
@@ -123,7 +125,8 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     fits = sorted(zip(scores, named, strict=True), reverse=True)
     fit, (name, phrase) = fits[0]
     runner_up = max((other for other, (command, _) in fits if command != name), default=float("-inf"))
-    said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(f"{before} {phrase} {after}")
+    per_syllable = SECONDS_PER_CHINESE_SYLLABLE if chinese else SECONDS_PER_SYLLABLE
+    said_in = SECONDS_BESIDES + per_syllable * _syllables(f"{before} {phrase} {after}")
     return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
 
 

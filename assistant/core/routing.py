@@ -133,7 +133,7 @@ _SIGHT = re.compile(
     r"here|there|holding|hand|picture|photo|image|camera|scene|room|left|right|describe|blue|red|green|"
     r"which one|what is it|what's it)\b"
 )
-_SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "写")
+_SIGHT_ZH = ("看", "读", "前面", "颜色", "这是", "这个", "那个", "写", "图片", "照片", "画面", "这张", "描述")
 
 
 def needs_sight(question: str) -> bool:

@@ -560,7 +560,7 @@ class Session:
             context.lead = list(turn.framing)
             if answerer is Answerer.MODEL:
                 context.lead = _said_first(say, turn.framing, reading, new_view, self.engine.options.say_first)
-            question = turn.transcript
+            question = f"{turn.transcript} {say.answer_in}".strip()
             if answerer is Answerer.MODEL_WITH_TEXT and reading:
                 question = f"{question}\n\n{say.text_in_picture}{reading.text}"
             if measured:

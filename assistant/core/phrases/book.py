@@ -57,6 +57,8 @@ class Phrases(ABC):
     """Put before an error, on the terminal."""
 
     # -- prompts to the model -----------------------------------------------------------------------
+    answer_in: str
+    """Put after the question: the language to answer in. Empty where the system prompt's own language serves."""
     more_detail_question: str
     text_in_picture: str
     """Put after the question when the picture has text, so the model answers from it rather than retyping pixels."""

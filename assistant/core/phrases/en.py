@@ -51,6 +51,7 @@ class English(Phrases):
     you_asked = "You asked:"
     sorry = "Sorry:"
 
+    answer_in = ""
     more_detail_question = "Describe it again, in more detail."
     text_in_picture = "Text found in the image, exact: "
 

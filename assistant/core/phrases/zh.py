@@ -70,6 +70,7 @@ class Chinese(Phrases):
     you_asked = "你问的是："
     sorry = "抱歉："
 
+    answer_in = "请用简体中文回答。"
     more_detail_question = "请更详细地再描述一遍。"
     text_in_picture = "图中识别到的文字（原文）："
 
