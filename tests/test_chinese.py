@@ -74,6 +74,16 @@ def test_a_sentence_is_spoken_in_its_main_language(text: str, language: str) -> 
     assert main_language(text) == language
 
 
+def test_each_sentence_goes_to_the_voice_of_its_main_language(synthesizer: PiperSynthesizer) -> None:
+    mandarin = MandarinFallback(synthesizer.sample_rate)
+    voices = VoicesByLanguage({"en": synthesizer, "zh": mandarin})
+    assert voices.voice_for("这个 USB 接口是什么？") is mandarin
+    assert voices.voice_for("The label says 有机 in small print.") is synthesizer
+    assert VoicesByLanguage({"en": synthesizer}).voice_for("这是什么？") is synthesizer
+    [chunk] = list(voices.synthesize("价格是3.5元。"))
+    assert chunk.sample_rate == synthesizer.sample_rate and len(chunk.samples) > synthesizer.sample_rate
+
+
 def test_every_error_has_a_chinese_sentence() -> None:
     codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, AssistantError)}
     chinese = BOOKS["zh"]

@@ -135,7 +135,7 @@ def live(config: Config, audio_out: Path | None) -> int:
     log = TurnLog(Path(config.log.turns)) if config.log.turns else None
     reader = TextReader(config.ocr.min_score)
     reader.read(np.full((32, 32, 3), 255, np.uint8))  # the engine loads and warms up before the clock starts
-    book = BOOKS["en"]
+    book = BOOKS[_first_language(config)]
 
     def heard(reading: Heard) -> None:
         say(reading.text)

@@ -42,7 +42,7 @@ COMMANDS = (
     Command("brief", ("shorter", "brief", "be brief", "shorter answers", "简短一点", "简单点", "短一点"), "shorter"),
     Command(
         "new_conversation",
-        ("new conversation", "forget that", "forget it", "start over", "reset", "新对话", "忘记", "重新开始"),
+        ("new conversation", "forget that", "forget it", "start over", "reset", "新对话", "开始新对话", "忘记", "重新开始"),
         "new conversation",
     ),
     Command("light", ("light", "light mode", "light detector", "光线", "光线模式", "测光"), "light"),
@@ -62,7 +62,7 @@ _POLITE = re.compile(
     r"^(?:(?:ok(?:ay)?|hey|um+|uh+|so|now|please|can you|could you|would you|will you|just)\s+)+"
     r"|(?:\s+(?:please|now|thanks|thank you))+$"
 )
-_POLITE_ZH = re.compile(r"^(?:请|麻烦|你)+|(?:吧|啊|呀|好吗|谢谢)+$")
+_POLITE_ZH = re.compile(r"^(?:请|麻烦|你|您|我们|能不能|可以|帮我)+|(?:吧|啊|呀|吗|好吗|行吗|可以吗|谢谢)+$")
 _THRESHOLD = 0.84
 
 
@@ -109,9 +109,9 @@ takes two seconds."""
 
 def by_sound(transcript: Transcript, score: Score) -> str | None:
     """The command the speech says, when its transcript is not one: whisper's decoder reads every command phrase
-    in the transcript's language against the sound, with the polite words heard. The phrase that fits best must fit
-    nearly as well as the transcript itself, clearly better than every other command's, and be long enough for the
-    speech."""
+    in the transcript's language against the sound, with the polite words heard. Of the phrases long enough for the
+    speech (a short one scores well on any sound, having few tokens to pay for), the one that fits best must fit
+    nearly as well as the transcript itself, and clearly better than every other command's."""
     if not transcript.text or transcript.speech_s > LONGEST_S:
         return None
     chinese = is_chinese(transcript.text) or transcript.language == "zh"
@@ -122,12 +122,17 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     if scores is None:
         return None
     heard = scores.pop()
-    fits = sorted(zip(scores, named, strict=True), reverse=True)
-    fit, (name, phrase) = fits[0]
-    runner_up = max((other for other, (command, _) in fits if command != name), default=float("-inf"))
     per_syllable = SECONDS_PER_CHINESE_SYLLABLE if chinese else SECONDS_PER_SYLLABLE
-    said_in = SECONDS_BESIDES + per_syllable * _syllables(f"{before} {phrase} {after}")
-    return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
+    long_enough = [
+        (fit, command)
+        for fit, (command, phrase) in zip(scores, named, strict=True)
+        if transcript.speech_s <= SECONDS_BESIDES + per_syllable * _syllables(f"{before} {phrase} {after}")
+    ]
+    if not long_enough:
+        return None
+    fit, name = max(long_enough)
+    runner_up = max((other for other, command in long_enough if command != name), default=float("-inf"))
+    return name if fit >= heard - FIT and fit - runner_up >= MARGIN else None
 
 
 def _polite_words(text: str) -> tuple[str, str]:

@@ -347,7 +347,7 @@ class Service:
         caller's thread, beside the model's queue: a live picture never waits behind a question."""
         reader = self.engine.reader
         if reader is None:
-            say = for_text("")
+            say = client.session.book
             raise ReadingOffError(say.reading_off, say.reading_off_fix)
         _check_speech_rate(speech_rate)
         reading = reader.read(frame.image)
