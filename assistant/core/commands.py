@@ -42,7 +42,17 @@ COMMANDS = (
     Command("brief", ("shorter", "brief", "be brief", "shorter answers", "简短一点", "简单点", "短一点"), "shorter"),
     Command(
         "new_conversation",
-        ("new conversation", "forget that", "forget it", "start over", "reset", "新对话", "开始新对话", "忘记", "重新开始"),
+        (
+            "new conversation",
+            "forget that",
+            "forget it",
+            "start over",
+            "reset",
+            "新对话",
+            "开始新对话",
+            "忘记",
+            "重新开始",
+        ),
         "new conversation",
     ),
     Command("light", ("light", "light mode", "light detector", "光线", "光线模式", "测光"), "light"),
@@ -162,10 +172,3 @@ def _syllables(text: str) -> int:
     return chinese + sum(
         max(1, len(re.findall(r"[aeiouy]+", word.rstrip("e")))) for word in re.findall(r"[a-z]+", text.lower())
     )
-
-
-HELP = (
-    "You can ask me anything about what the camera sees. You can also say: "
-    + ", ".join(command.summary for command in COMMANDS)
-    + "."
-)
