@@ -15,8 +15,9 @@ import pytest
 
 from assistant.config import Config
 from assistant.errors import BadInputError, ModelError
+from assistant.speak.tts import PiperSynthesizer, voice_config_path
 from assistant.think.catalog import CatalogEntry
-from assistant.think.hubs import SOURCES, pull
+from assistant.think.hubs import PIPER_VOICES, SOURCES, pull, pull_voice
 from assistant.think.models import vlm_pair
 from assistant.think.vlm import LocalVisionChat
 from tools.tiny_vlm import TinyVLMPair
@@ -30,9 +31,10 @@ ENTRY = CatalogEntry(
 class Hub:
     """Files by name, and the sha256 the listing publishes for each (normally the file's own)."""
 
-    def __init__(self, files: dict[str, bytes], source: str) -> None:
+    def __init__(self, files: dict[str, bytes], source: str, repo: str = REPO) -> None:
         self.files = files
         self.source = source
+        self.repo = repo
         self.published = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
         self.requests: list[str] = []
 
@@ -55,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _huggingface(hub: Hub) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
         def do_GET(self) -> None:
-            if self.path.startswith(f"/api/models/{REPO}"):
+            if self.path.startswith(f"/api/models/{hub.repo}"):
                 siblings = [
                     {
                         "rfilename": name,
@@ -64,9 +66,9 @@ def _huggingface(hub: Hub) -> type[BaseHTTPRequestHandler]:
                     }
                     for name, body in hub.files.items()
                 ]
-                listing = {"id": REPO, "sha": "c" * 40, "siblings": siblings}
+                listing = {"id": hub.repo, "sha": "c" * 40, "siblings": siblings}
                 return self._send(json.dumps(listing).encode(), {"Content-Type": "application/json"})
-            prefix = f"/{REPO}/resolve/main/"
+            prefix = f"/{hub.repo}/resolve/main/"
             if self.path.startswith(prefix) and self.path[len(prefix) :] in hub.files:
                 name = self.path[len(prefix) :]
                 etag = f'"{hub.published[name]}"'
@@ -112,15 +114,21 @@ def _modelscope(hub: Hub) -> type[BaseHTTPRequestHandler]:
 
 @contextlib.contextmanager
 def _serve(source: str, tiny_pair: TinyVLMPair, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    import huggingface_hub.constants
-
     files = {
         "README.md": b"# tiny",
         "tiny-Q8_0.gguf": b"not this one",
         "tiny-Q4_K_M.gguf": tiny_pair.model.read_bytes(),
         "mmproj-tiny-F16.gguf": tiny_pair.mmproj.read_bytes(),
     }
-    hub = Hub(files, source)
+    with _serving(Hub(files, source), monkeypatch) as hub:
+        yield hub
+
+
+@contextlib.contextmanager
+def _serving(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    import huggingface_hub.constants
+
+    source = hub.source
     server = ThreadingHTTPServer(("127.0.0.1", 0), _huggingface(hub) if source == "huggingface" else _modelscope(hub))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -191,3 +199,45 @@ def test_a_modelscope_download_cut_short_is_resumed(
         pair = pull(ENTRY, tmp_path, print, source="modelscope")
     assert pair.model.read_bytes() == tiny_pair.model.read_bytes()
     assert not list(folder.glob("*.partial"))
+
+
+VOICE = "zz_ZZ-test-medium"
+"""The bundled English Piper voice under a test name: what matters here is the transfer, not the words."""
+VOICE_PATH = "zz/zz_ZZ/test/medium/" + VOICE
+
+
+@pytest.fixture
+def voice_hub(voice_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    files = {
+        "voices.json": b"{}",
+        VOICE_PATH + ".onnx": voice_file.read_bytes(),
+        VOICE_PATH + ".onnx.json": voice_config_path(voice_file).read_bytes(),
+        "en/en_US/other/low/en_US-other-low.onnx": b"not this one",
+    }
+    with _serving(Hub(files, "huggingface", PIPER_VOICES), monkeypatch) as hub:
+        yield hub
+
+
+def test_voices_pull_fetches_a_piper_voice_by_its_name_and_it_speaks(
+    voice_hub: Hub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    voice = pull_voice(VOICE, tmp_path, print)
+    assert voice == tmp_path / f"{VOICE}.onnx"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{VOICE}.onnx", f"{VOICE}.onnx.json"]
+    printed = capsys.readouterr().out
+    assert f"{VOICE}.onnx: " in printed and "verified." in printed
+    assert not any("other" in request for request in voice_hub.requests), "only the voice's files are fetched"
+    assert list(PiperSynthesizer(voice).synthesize("Hello."))
+
+
+def test_voices_pull_refuses_a_bad_name_an_unknown_voice_and_a_wrong_checksum(voice_hub: Hub, tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="not a Piper voice's name"):
+        pull_voice("huayan", tmp_path, print)
+    with pytest.raises(ModelError, match="has no voice called zz_ZZ-nobody-low"):
+        pull_voice("zz_ZZ-nobody-low", tmp_path, print)
+    voice_hub.published[VOICE_PATH + ".onnx"] = "0" * 64
+    with pytest.raises(ModelError, match="does not match its published checksum"):
+        pull_voice(VOICE, tmp_path, print)
+    assert not (tmp_path / f"{VOICE}.onnx").exists(), "a voice that failed its check is not left to be found"
+    voice_hub.published[VOICE_PATH + ".onnx"] = hashlib.sha256(voice_hub.files[VOICE_PATH + ".onnx"]).hexdigest()
+    assert pull_voice(VOICE, tmp_path, print).is_file(), "the next pull fetches it afresh"

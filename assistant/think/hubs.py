@@ -198,10 +198,12 @@ def pull_voice(name: str, voices_dir: Path, say: Say) -> Path:
     voices_dir.mkdir(parents=True, exist_ok=True)
     staging = voices_dir / f".{name}.pulling"
     staging.mkdir(exist_ok=True)
-    for file in chosen:  # the settings first: a voice is found by its .onnx, so that comes in last
-        local = _fetch(hub, file, staging, say)
-        local.replace(voices_dir / Path(file.name).name)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for file in chosen:  # the settings first: a voice is found by its .onnx, so that comes in last
+            local = _fetch(hub, file, staging, say)
+            local.replace(voices_dir / Path(file.name).name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # a file that failed its check is fetched afresh next time
     return voices_dir / f"{name}.onnx"
 
 
