@@ -30,7 +30,14 @@ from assistant.hear.stt import SttOptions, WhisperTranscriber, simplified
 from assistant.see.camera import ImageFileSource
 from assistant.serve.app import create_app
 from assistant.speak.sinks import WavFileSink
-from assistant.speak.tts import MandarinFallback, PiperSynthesizer, VoicesByLanguage, chinese_number, resample
+from assistant.speak.tts import (
+    MandarinFallback,
+    PiperSynthesizer,
+    VoicesByLanguage,
+    chinese_number,
+    pinyin_for_speech,
+    resample,
+)
 from assistant.think.models import CHINESE_VOICE, MULTILINGUAL_WHISPER
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -55,10 +62,17 @@ def test_whisper_traditional_characters_become_simplified() -> None:
         ("2999", "两千九百九十九"),
         ("10050", "一万零五十"),
         ("3.5", "三点五"),
+        ("13800138000", "一三八零零一三八零零零"),
+        ("007", "零零七"),
     ],
 )
 def test_numbers_are_read_in_chinese(number: str, said: str) -> None:
     assert chinese_number(number) == said
+
+
+def test_chinese_is_spoken_as_pinyin_with_tone_numbers() -> None:
+    said = pinyin_for_speech("价格：3,999元，打九折！")
+    assert said == "jia4 ge2 , san1 qian1 jiu3 bai3 jiu3 shi2 jiu3 yuan2 , da3 jiu3 zhe2 !"
 
 
 @pytest.mark.parametrize(

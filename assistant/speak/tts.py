@@ -157,6 +157,7 @@ class VoicesByLanguage:
 
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)(%?)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _PUNCTUATION = str.maketrans({"，": ",", "、": ",", "；": ",", "：": ",", "。": ".", "？": "?", "！": "!", "…": "."})
 
 
@@ -174,9 +175,10 @@ def _below_ten_thousand(n: int) -> str:
 
 
 def chinese_number(number: str) -> str:
-    """A number as it is read in Chinese: 3.5 三点五, 10050 一万零五十; very long ones digit by digit."""
+    """A number as it is read in Chinese: 3.5 三点五, 10050 一万零五十; one of more than eight digits (a phone
+    number) or with a leading zero (a code) digit by digit."""
     whole, _, fraction = number.partition(".")
-    if len(whole) > 12:
+    if len(whole) > 8 or (len(whole) > 1 and whole.startswith("0")):
         spoken = "".join(_CHINESE_DIGITS[int(d)] for d in whole)
     else:
         n, spoken = int(whole), ""
@@ -199,7 +201,7 @@ def pinyin_for_speech(text: str) -> str:
     def number(match: re.Match[str]) -> str:
         return ("百分之" if match.group(2) else "") + chinese_number(match.group(1))
 
-    text = _NUMBER.sub(number, text)
+    text = _NUMBER.sub(number, _THOUSANDS.sub("", text))
     syllables = lazy_pinyin(
         text,
         style=Style.TONE3,
