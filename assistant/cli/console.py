@@ -12,8 +12,8 @@ def say(line: str) -> None:
 def notify(kind: str, text: str) -> None:
     """The Assistant's progress, as lines: the question heard, each sentence spoken, errors."""
     if kind == "question":
-        say(f"{for_text(text).you_asked} {text}")
+        say(f"{for_text(text).you_asked}{text}")
     elif kind == "error":
-        say(f"{for_text(text).sorry} {text}")
+        say(f"{for_text(text).sorry}{text}")
     else:
         say(text)

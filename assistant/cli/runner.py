@@ -238,7 +238,7 @@ def ask(config: Config, audio: Path | None, text: str | None, image: Path | None
 
 def _spoken_failure(book: Phrases, session: Session, error: AssistantError) -> int:
     said = book.explain(error)
-    say(f"{book.sorry} {said}")
+    say(f"{book.sorry}{said}")
     session.speak(said)
     return 1
 

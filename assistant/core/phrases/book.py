@@ -52,9 +52,9 @@ class Phrases(ABC):
     goodbye: str
     reading_live: str
     you_asked: str
-    """Put before the question heard, on the terminal."""
+    """Put before the question heard, on the terminal, with what parts them."""
     sorry: str
-    """Put before an error, on the terminal."""
+    """Put before an error, on the terminal, with what parts them."""
 
     # -- prompts to the model -----------------------------------------------------------------------
     answer_in: str

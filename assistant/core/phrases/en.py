@@ -48,8 +48,8 @@ class English(Phrases):
     thinking = "Thinking."
     goodbye = "Goodbye."
     reading_live = "Reading live."
-    you_asked = "You asked:"
-    sorry = "Sorry:"
+    you_asked = "You asked: "
+    sorry = "Sorry: "
 
     answer_in = ""
     more_detail_question = "Describe it again, in more detail."
