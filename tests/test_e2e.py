@@ -14,6 +14,7 @@ from assistant.cli.factory import make_session
 from assistant.cli.main import main
 from assistant.cli.runner import DiscardSink
 from assistant.config import Config
+from assistant.core.phrases import BOOKS
 from assistant.core.turn import ImageBudgets
 from assistant.see.camera import ImageFileSource
 from tools.tiny_vlm import FAMILIES, TinyVLMPair
@@ -320,6 +321,6 @@ def test_a_chinese_colour_follow_up_goes_to_the_model_too(config: Config, image_
         session.engine.close()
     assert first.error is None and second.error is None and second.preset is not None
     assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "user"]
-    assert asked(text_of(second.messages[1])) == "我前面有什么？"
+    assert asked(text_of(second.messages[1])) == f"我前面有什么？ {BOOKS['zh'].answer_in}"  # told to answer in Chinese
     assert second.messages[2]["content"] == by_model(first.answer, first.instant)
     assert "画面中间测得的颜色：" in text_of(second.messages[3])
