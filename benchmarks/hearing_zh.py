@@ -42,7 +42,7 @@ from assistant.core.types import AudioClip
 from assistant.hear.stt import simplified
 from assistant.speak.tts import MandarinFallback, PiperSynthesizer, pinyin_for_speech
 from assistant.think.models import CHINESE_VOICE, MULTILINGUAL_WHISPER
-from tools.hearing_set import RATE, babble, noisy, resample, speak_espeak
+from tools.hearing_set import RATE, babble, edits, noisy, resample, speak_espeak
 
 QUESTIONS = (
     "请用中文描述这张图片。",
@@ -151,13 +151,8 @@ def characters(text: str) -> list[str]:
 
 def character_errors(said: str, heard: str) -> tuple[int, int]:
     """Characters substituted, dropped or added in `heard`, and the number `said`: CER's parts."""
-    reference, hypothesis = characters(said), characters(heard)
-    row = list(range(len(hypothesis) + 1))
-    for i, char in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, other in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (char != other))
-    return row[-1], len(reference)
+    reference = characters(said)
+    return edits(reference, characters(heard)), len(reference)
 
 
 def voice_of(speaker: Speaker) -> Callable[[str], np.ndarray]:

@@ -228,15 +228,20 @@ def words(text: str) -> list[str]:
     return "".join(c if c.isalnum() or c.isspace() or c == "'" else " " for c in text).split()
 
 
-def word_errors(said: str, heard: str) -> tuple[int, int]:
-    """Words substituted, dropped or added in `heard`, and the number of words `said`."""
-    reference, hypothesis = words(said), words(heard)
+def edits(reference: list[str], hypothesis: list[str]) -> int:
+    """Items substituted, dropped or added to make `hypothesis` of `reference` (Levenshtein distance)."""
     row = list(range(len(hypothesis) + 1))
-    for i, word in enumerate(reference, 1):
+    for i, item in enumerate(reference, 1):
         diagonal, row[0] = row[0], i
         for j, other in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (word != other))
-    return row[-1], len(reference)
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (item != other))
+    return row[-1]
+
+
+def word_errors(said: str, heard: str) -> tuple[int, int]:
+    """Words substituted, dropped or added in `heard`, and the number of words `said`."""
+    reference = words(said)
+    return edits(reference, words(heard)), len(reference)
 
 
 def fingerprint(speakers: Iterable[Speaker], noises: Iterable[str], lines: Iterable[tuple[str | None, str]]) -> str:
