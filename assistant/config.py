@@ -33,6 +33,11 @@ class AssistantConfig:
         "Answers are in the language of the question.",
     )
 
+    @property
+    def first_language(self) -> str:
+        """en or zh: what is said before any question tells the language (auto starts in English)."""
+        return "zh" if self.language == "zh" else "en"
+
 
 @dataclass(frozen=True)
 class PathsConfig:

@@ -141,7 +141,7 @@ def make_engine(config: Config) -> Engine:
             max_tokens=config.vlm.max_tokens,
             budgets=ImageBudgets(config.vlm.image_tokens, config.vlm.image_tokens_detail, config.vlm.image_tokens_read),
             say_first=config.ocr.say_first,
-            language="zh" if config.assistant.language == "zh" else "en",
+            language=config.assistant.first_language,
         ),
         settings=Settings(speech_rate=config.tts.speech_rate),
         max_turns=config.vlm.max_turns,

@@ -91,7 +91,7 @@ def run(config: Config, audio_in: list[Path] | None, audio_out: Path | None, set
         camera = BurstSource(source, config.camera.burst) if isinstance(source, OpenCVCamera) else source
     except AssistantError as e:
         camera_problem = e
-    say(BOOKS[_first_language(config)].loading)
+    say(BOOKS[config.assistant.first_language].loading)
     session = make_session(config, sink, notify, settings_path)
     # Light mode wants one frame per tone, without waiting for a burst.
     session.camera = source if camera is not None else None
@@ -135,7 +135,7 @@ def live(config: Config, audio_out: Path | None) -> int:
     log = TurnLog(Path(config.log.turns)) if config.log.turns else None
     reader = TextReader(config.ocr.min_score)
     reader.read(np.full((32, 32, 3), 255, np.uint8))  # the engine loads and warms up before the clock starts
-    book = BOOKS[_first_language(config)]
+    book = BOOKS[config.assistant.first_language]
 
     def heard(reading: Heard) -> None:
         say(reading.text)
@@ -241,11 +241,6 @@ def _spoken_failure(book: Phrases, session: Session, error: AssistantError) -> i
     say(f"{book.sorry}{said}")
     session.speak(said)
     return 1
-
-
-def _first_language(config: Config) -> str:
-    """The language of what is said before the first question."""
-    return "zh" if config.assistant.language == "zh" else "en"
 
 
 def serve(config: Config) -> int:
