@@ -188,3 +188,19 @@ def test_a_failed_prompt_loses_nothing(tiny_pairs: dict[str, TinyVLMPair]) -> No
         assert "".join(vlm.stream(text_only, GREEDY)) == before
     finally:
         vlm.close()
+
+
+@pytest.mark.parametrize("vision_flash_attn", [True, False])
+def test_the_vision_encoder_takes_its_own_flash_attention_choice(
+    tiny_pairs: dict[str, TinyVLMPair], vision_flash_attn: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The text model keeps flash attention off; the vision encoder says at warm-up which it was given."""
+    pair = tiny_pairs["qwen3-vl"]
+    with caplog.at_level("DEBUG", logger="assistant.think.vlm"):
+        chat = LocalVisionChat(pair.model, pair.mmproj, n_ctx=1024, vision_flash_attn=vision_flash_attn)
+    try:
+        said = [r.getMessage() for r in caplog.records if "warmup: flash attention is" in r.getMessage()]
+        assert said == [f"mtmd: warmup: flash attention is {'enabled' if vision_flash_attn else 'disabled'}"]
+        assert chat.llm.context_params.flash_attn_type == 0, "the text model's choice was changed"
+    finally:
+        chat.close()

@@ -89,6 +89,7 @@ def make_vision_chat(config: Config) -> VisionChat | None:
         n_gpu_layers=vlm.n_gpu_layers,
         kv_cache=vlm.kv_cache,
         flash_attn=vlm.flash_attn,
+        vision_flash_attn=vlm.vision_flash_attn,
         seed=vlm.seed,
         verbose=config.log.verbose,
     )

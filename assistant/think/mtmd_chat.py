@@ -40,11 +40,30 @@ _LOGGER = logging.getLogger(__name__)
 
 def offline_handler_class() -> type:
     import jinja2.ext
+    import llama_cpp
     from jinja2.sandbox import ImmutableSandboxedEnvironment
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter, MTMDChatHandler
 
     class OfflineMTMDChatHandler(MTMDChatHandler):
         """MTMDChatHandler that never touches the network, and can count a prompt's tokens."""
+
+        vision_flash_attn = True
+        """Flash attention in the vision encoder, chosen apart from the text model's."""
+
+        def _init_mtmd_context(self, llama_model: Any) -> None:
+            """As MTMDChatHandler's, which gives the vision encoder the text model's flash attention choice
+            (read from the Llama's context parameters): here it is given `vision_flash_attn` instead."""
+            params = llama_model.context_params
+            text_choice = params.flash_attn_type
+            params.flash_attn_type = (
+                llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+                if self.vision_flash_attn
+                else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            )
+            try:
+                super()._init_mtmd_context(llama_model)
+            finally:
+                params.flash_attn_type = text_choice
 
         @staticmethod
         def _load_image(image_url: str) -> bytes:

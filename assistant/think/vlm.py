@@ -145,13 +145,15 @@ class LocalVisionChat:
         n_gpu_layers: int = 0,
         kv_cache: str = "f16",
         flash_attn: bool = False,
+        vision_flash_attn: bool = True,
     ) -> None:
         """n_gpu_layers: text-model layers on the GPU, -1 for all; the vision tower goes to the GPU whenever
         llama.cpp has one. keep_prefix: keep the KV cache and pictures' embeddings between calls and evaluate only
         what is new (see mtmd_chat); False evaluates every prompt from scratch. logit_bias: added to those
         tokens' logits at every step. kv_cache: the KV cache's type, f16 or q8_0 (half the memory; it needs
-        flash attention, which it turns on). flash_attn: flash attention in the text model and the vision
-        encoder, which then never holds a whole attention matrix."""
+        flash attention, which it turns on). flash_attn: flash attention in the text model.
+        vision_flash_attn: flash attention in the vision encoder, which then never holds a whole picture's
+        attention matrix (llama.cpp's own default)."""
         self.model_info = inspect_gguf(model, "model")
         self.mmproj_info = inspect_gguf(mmproj, "mmproj")
         if self.model_info.name.startswith(("tiny-random-", "random-")):
@@ -172,6 +174,7 @@ class LocalVisionChat:
             handler = prefix_reusing_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
         else:
             handler = offline_handler_class()(clip_model_path=str(mmproj), verbose=verbose)
+        handler.vision_flash_attn = vision_flash_attn
         threads = n_threads or usable_cores()
         if kv_cache not in KV_CACHE_TYPES:
             raise ModelError(f"vlm.kv_cache is {kv_cache!r}; it can be {' or '.join(KV_CACHE_TYPES)}.")
