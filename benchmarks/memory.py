@@ -4,11 +4,12 @@
 
 Each configuration runs in a fresh process, as the assistant does: whisper and the Piper voice loaded, then the
 vision pair (random weights of the real size, tools.shape_vlm) with the configuration's mmap choice, KV cache
-type, flash attention, context size and mmproj quant, and the C allocator giving freed blocks back or not; then
-three questions at temperature 0 about pictures at the first-look, detail and reading budgets (64, 256 and 768
-image tokens). It prints the process's peak resident
-memory against the files it loaded, and whether the answers are the very tokens the first configuration gave:
-a change that keeps them is lossless on this model; one that does not is a trade-off.
+type, flash attention (text model, vision encoder), context size, micro-batch and mmproj quant, and the C
+allocator giving freed blocks back or not; then three questions at temperature 0 about pictures at the
+first-look, detail and reading budgets (64, 256 and 768 image tokens). It prints the process's peak resident
+memory against the files it loaded, and whether the answers are the very tokens that the configuration it
+changes gave (the row it names): a change that keeps them is lossless on this model; one that does not is a
+trade-off.
 """
 
 from __future__ import annotations
@@ -38,17 +39,32 @@ from assistant.core.presets import VQA
 from assistant.think.models import voice_path, whisper_path
 from tools.shape_vlm import MMPROJ_QUANTS, QUANT_BITS, SHAPES, add_pair_arguments, write_shape_vlm
 
-_TODAY = {"mmap": True, "kv": "f16", "flash_attn": False, "n_ctx": 4096, "mmproj": "F16", "give_back": False}
-_DEFAULTS = {**_TODAY, "mmap": False}
-CONFIGS = {
-    "before: mmap, f16 KV, no FA, 4096": _TODAY,
-    "no mmap: the defaults": _DEFAULTS,
-    "defaults + flash attention": {**_DEFAULTS, "flash_attn": True},
-    "defaults + FA + q8_0 KV": {**_DEFAULTS, "flash_attn": True, "kv": "q8_0"},
-    "defaults + FA + q8_0 KV + context 2048": {**_DEFAULTS, "flash_attn": True, "kv": "q8_0", "n_ctx": 2048},
-    "defaults + Q8_0 mmproj": {**_DEFAULTS, "mmproj": "Q8_0"},
-    "defaults + allocator gives back": {**_DEFAULTS, "give_back": True},
+_TODAY: dict[str, Any] = {
+    "mmap": True,
+    "kv": "f16",
+    "flash_attn": False,
+    "vision_fa": False,
+    "n_ctx": 4096,
+    "n_ubatch": 512,
+    "mmproj": "F16",
+    "give_back": False,
 }
+_DEFAULTS = {**_TODAY, "mmap": False, "vision_fa": True}
+_LEANEST = {**_DEFAULTS, "flash_attn": True, "kv": "q8_0", "n_ctx": 2048, "n_ubatch": 256}
+BEFORE, DEFAULTS, LEANEST = "before: mmap, f16 KV, no FA, 4096", "defaults: no mmap, vision FA", "all of them"
+CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
+    BEFORE: (_TODAY, BEFORE),
+    "no mmap, no FA": ({**_DEFAULTS, "vision_fa": False}, BEFORE),
+    DEFAULTS: (_DEFAULTS, "no mmap, no FA"),
+    "defaults + text FA": ({**_DEFAULTS, "flash_attn": True}, DEFAULTS),
+    "defaults + n_ubatch 256": ({**_DEFAULTS, "n_ubatch": 256}, DEFAULTS),
+    "defaults + context 2048": ({**_DEFAULTS, "n_ctx": 2048}, DEFAULTS),
+    "defaults + text FA + q8_0 KV": ({**_DEFAULTS, "flash_attn": True, "kv": "q8_0"}, "defaults + text FA"),
+    LEANEST: (_LEANEST, DEFAULTS),
+    "all of them + Q8_0 mmproj": ({**_LEANEST, "mmproj": "Q8_0"}, LEANEST),
+    "defaults + allocator gives back": ({**_DEFAULTS, "give_back": True}, DEFAULTS),
+}
+"""label: (settings, the label of the configuration whose answers it is compared with)."""
 QUESTIONS = (
     ("What is in front of me?", 64),
     ("Describe it in more detail.", 256),
@@ -78,8 +94,10 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
         Path(settings["mmproj"]),
         n_ctx=settings["n_ctx"],
         use_mmap=settings["mmap"],
+        n_ubatch=settings["n_ubatch"],
         kv_cache=settings["kv"],
         flash_attn=settings["flash_attn"],
+        vision_flash_attn=settings["vision_fa"],
     )
     loaded_mb = _rss_mb()
     preset = dataclasses.replace(VQA, temperature=0.0, max_tokens=24, repeat_penalty=1.0)
@@ -146,26 +164,30 @@ def main() -> int:
     speech_mb = _files_mb(speech)
     print(f"{args.model_shape} shape, {args.quant}; whisper and voice files {speech_mb:.0f} MB")
     print(
-        f"{'configuration':<38}{'peak RSS MB':>12}{'files MB':>10}{'over files':>11}{'answers':>10}{'1st token ms':>14}"
+        f"{'configuration':<40}{'peak RSS MB':>12}{'files MB':>10}{'over files':>11}"
+        f"{'answers, against':>18}{'1st token ms':>14}"
     )
-    baseline: list[str] | None = None
-    for label, settings in CONFIGS.items():
+    answers: dict[str, list[str]] = {}
+    rows = {label: row for row, label in enumerate(CONFIGS, 1)}
+    for label, (settings, against) in CONFIGS.items():
         pair = pairs[settings["mmproj"]]
         settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj)}
         done = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(settings)], capture_output=True, text=True, check=False
         )
+        name = f"{rows[label]:>2} {label}"
         if done.returncode != 0:
-            print(f"{label:<38} failed: {done.stderr.strip().splitlines()[-1:]}")
+            print(f"{name:<40} failed: {done.stderr.strip().splitlines()[-1:]}")
             continue
         result = json.loads(done.stdout.strip().splitlines()[-1])
+        answers[label] = result["answers"]
         files = _files_mb([pair.model, pair.mmproj]) + speech_mb
-        baseline = baseline or result["answers"]
-        same = "same" if result["answers"] == baseline else "differ"
+        same = "" if label == against else "same" if result["answers"] == answers.get(against) else "differ"
+        compared = f"{same}, {rows[against]}" if same else "-"
         first = sorted(result["first_token_ms"])[1]
         print(
-            f"{label:<38}{result['peak_mb']:>12.0f}{files:>10.0f}{result['peak_mb'] - files:>+11.0f}"
-            f"{same:>10}{first:>14.0f}",
+            f"{name:<40}{result['peak_mb']:>12.0f}{files:>10.0f}{result['peak_mb'] - files:>+11.0f}"
+            f"{compared:>18}{first:>14.0f}",
             flush=True,
         )
     print("target: peak RSS <= files + 400 MB")

@@ -212,12 +212,14 @@ def run(args: argparse.Namespace) -> int:
             n_threads=args.threads,
             n_batch=args.batch,
             n_ubatch=args.ubatch,
+            vision_flash_attn=not args.no_vision_flash_attn,
             seed=config.vlm.seed,
         )
         print(
             f"{usable_cores()} cores, n_threads {args.threads or usable_cores()}; questions of "
             f"{min(seconds):.1f} to {max(seconds):.1f} s, played at their real pace; {args.rounds} rounds a path; "
-            f"answers of {args.answer_tokens} tokens; budgets {ImageBudgets()}",
+            f"answers of {args.answer_tokens} tokens; budgets {ImageBudgets()}; "
+            f"vision flash attention {not args.no_vision_flash_attn}",
             flush=True,
         )
         for index in range(args.rounds):

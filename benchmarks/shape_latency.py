@@ -245,13 +245,15 @@ def run(args: argparse.Namespace) -> int:
             n_batch=vlm_config.n_batch,
             n_ubatch=vlm_config.n_ubatch,
             use_mmap=not args.no_mmap,
+            vision_flash_attn=not args.no_vision_flash_attn,
             seed=vlm_config.seed,
         )
         print(f"load vlm: {(time.perf_counter() - load_started) * 1000:.0f} ms")
         threads = vlm_config.n_threads or usable_cores()
         print(
             f"{usable_cores()} cores; n_threads {threads}, n_batch {vlm_config.n_batch}, "
-            f"n_ubatch {min(vlm_config.n_ubatch, vlm_config.n_batch)}, mmap {not args.no_mmap}; "
+            f"n_ubatch {min(vlm_config.n_ubatch, vlm_config.n_batch)}, mmap {not args.no_mmap}, "
+            f"vision flash attention {not args.no_vision_flash_attn}; "
             f"model files {model_mb:.0f} MB; "
             f"{args.rounds} rounds of {len(TURNS)} turns; answers of {args.answer_tokens} tokens"
         )
@@ -359,6 +361,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --model-shape: read the model into memory rather than map it; where llama.cpp repacks weights "
         "for the CPU, the mapped file's pages otherwise count in RSS beside the repacked copy",
+    )
+    parser.add_argument(
+        "--no-vision-flash-attn",
+        action="store_true",
+        help="with --model-shape: the vision encoder without flash attention (vlm.vision_flash_attn = false)",
     )
     parser.add_argument(
         "--models-out", type=Path, default=default_out_dir(), help="with --model-shape: where the pair is cached"
