@@ -35,6 +35,7 @@ from assistant.core.commands import HOTWORDS, by_sound, match
 from assistant.core.types import AudioClip
 from assistant.think.models import bundled_voice, whisper_path
 from tools.hearing_set import NOISES, SPEAKERS, Utterance, make_set, read_wav, word_errors
+from tools.hearing_set import Tally as Counts
 
 WER_TARGET = 2 / 3
 STT_TARGET_S = 0.6
@@ -46,7 +47,7 @@ def cache_dir() -> Path:
 
 
 @dataclass
-class Tally:
+class Tally(Counts):
     commands: int = 0
     by_text: int = 0
     by_sound: int = 0
@@ -56,12 +57,6 @@ class Tally:
     errors: int = 0
     words: int = 0
     seconds: list[float] = field(default_factory=list)
-
-    def add(self, other: Tally) -> None:
-        for name in ("commands", "by_text", "by_sound", "questions", "false_by_text", "false_by_sound"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors, self.words = self.errors + other.errors, self.words + other.words
-        self.seconds += other.seconds
 
     def count(
         self, utterance: Utterance, heard: str, by_text: str | None, by_sound: str | None, seconds: float

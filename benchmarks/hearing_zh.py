@@ -43,6 +43,7 @@ from assistant.hear.stt import simplified
 from assistant.speak.tts import MandarinFallback, PiperSynthesizer, pinyin_for_speech
 from assistant.think.models import CHINESE_VOICE, MULTILINGUAL_WHISPER
 from tools.hearing_set import RATE, babble, edits, noisy, resample, speak_espeak
+from tools.hearing_set import Tally as Counts
 
 QUESTIONS = (
     "请用中文描述这张图片。",
@@ -103,7 +104,7 @@ class Line:
 
 
 @dataclass
-class Tally:
+class Tally(Counts):
     questions: int = 0
     characters: int = 0
     character_errors: int = 0
@@ -113,12 +114,6 @@ class Tally:
     handled: int = 0
     english: int = 0
     seconds: list[float] = field(default_factory=list)
-
-    def add(self, other: Tally) -> None:
-        for name in ("questions", "characters", "character_errors", "routed", "false_commands", "commands"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.handled, self.english = self.handled + other.handled, self.english + other.english
-        self.seconds += other.seconds
 
     def count(self, line: Line, heard: str, language: str, command: str | None, seconds: float) -> None:
         self.seconds.append(seconds)

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import wave
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +226,14 @@ def words(text: str) -> list[str]:
     """A sentence's words for counting errors: lower case, no punctuation, one spelling of colour."""
     text = text.lower().replace("colour", "color").replace("white board", "whiteboard")
     return "".join(c if c.isalnum() or c.isspace() or c == "'" else " " for c in text).split()
+
+
+class Tally:
+    """Base of a dataclass of counts, and lists of measurements, that adds another up field by field."""
+
+    def add(self, other: Tally) -> None:
+        for item in fields(self):  # type: ignore[arg-type]
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
 def edits(reference: list[str], hypothesis: list[str]) -> int:
