@@ -136,9 +136,10 @@ def soak(turns: int, folder: Path, every_s: float = 0.02) -> Soak:
     def sample() -> None:
         size, logged = 0, 0
         while not done.wait(every_s):
-            if not log.exists() or log.stat().st_size == size:
+            now_size = log.stat().st_size if log.exists() else size
+            if now_size == size:
                 continue
-            size, now_logged = log.stat().st_size, _count_lines(log)
+            size, now_logged = now_size, _count_lines(log)
             if now_logged > logged:
                 logged = now_logged
                 resident, peak = _memory_mb()
@@ -173,7 +174,8 @@ def main() -> int:
     for turn in marks:
         sample = result.at(turn)
         print(f"{turn:>6}{sample.resting_mb:>12.0f}{sample.peak_mb:>14.0f}{sample.fds:>10}")
-    highest = max(result.samples[result.settled_turn - 1 :], key=lambda sample: sample.peak_mb)
+    settled = [sample for sample in result.samples if sample.turn >= result.settled_turn]
+    highest = max(settled, key=lambda sample: sample.peak_mb)
     print(f"highest turn peak after turn {result.settled_turn}: {highest.peak_mb:.0f} MB, turn {highest.turn}")
     later = f"the last {WINDOW} turns against turns {result.settled_turn}-{result.settled_turn + WINDOW - 1}, medians"
     checks = [

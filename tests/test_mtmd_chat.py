@@ -10,6 +10,7 @@ checkpoint of that state: it must reuse as the Qwen models do, and answer just a
 from collections.abc import Iterator
 from typing import Any
 
+import llama_cpp
 import numpy as np
 import pytest
 from helpers import scene
@@ -201,6 +202,7 @@ def test_the_vision_encoder_takes_its_own_flash_attention_choice(
     try:
         said = [r.getMessage() for r in caplog.records if "warmup: flash attention is" in r.getMessage()]
         assert said == [f"mtmd: warmup: flash attention is {'enabled' if vision_flash_attn else 'disabled'}"]
-        assert chat.llm.context_params.flash_attn_type == 0, "the text model's choice was changed"
+        text_choice = chat.llm.context_params.flash_attn_type
+        assert text_choice == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED, "the text model's choice was changed"
     finally:
         chat.close()
