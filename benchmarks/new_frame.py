@@ -226,10 +226,18 @@ def run(args: argparse.Namespace) -> int:
             for label in ("ours", "before"):
                 rows = _round(config, vlm, folder / f"{label}-{index}", wavs, label == "ours", args.answer_tokens)
                 results[label] += rows
-                print(f"round {index + 1}, {label}: {time.perf_counter() - started:.0f} s so far", flush=True)
+                print(
+                    f"round {index + 1}, {label}: {time.perf_counter() - started:.0f} s so far; "
+                    f"RSS {shape_latency._rss_mb():.0f} MB, peak {_peak_mb():.0f} MB",
+                    flush=True,
+                )
         vlm.close()
     tier = next(e.tier for e in load_catalog(bundled_catalog().parent) if e.name == args.model_shape)
     return _report(results, tier, shape_latency.files_mb(pair))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _median(rows: list[dict[str, Any]], kind: str, stage: str) -> float:
@@ -252,7 +260,7 @@ def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float
         tokens = [sorted({row["image_tokens"] for row in rows if row["kind"] == kind}) for rows in (ours, before)]
         used = [row["prepared"] for row in ours if row["kind"] == kind]
         print(f"{kind:<24}{tokens[0]!s:>18}{tokens[1]!s:>9}{used!s:>31}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb()
     print(f"peak RSS: {peak_mb:.0f} MB; the files of the VLM pair, whisper and the voice: {files_mb:.0f} MB")
     warm = [row["warm_ms"] for row in ours if row["kind"] == KINDS[0]]
     late = [row["late_ms"] for rows in (ours, before) for row in rows if "late_ms" in row]
