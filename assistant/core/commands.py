@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from math import inf
 
 from assistant.core.routing import is_chinese
 from assistant.core.types import Transcript
@@ -138,9 +139,7 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     if scores is None:
         return None
     heard = scores.pop()
-    fits = sorted(zip(scores, named, strict=True), reverse=True)
-    fit, (name, phrase) = fits[0]
-    runner_up = max((other for other, (command, _) in fits if command != name), default=float("-inf"))
+    fit, name, phrase, runner_up = _best(scores, named)
     said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(f"{before} {phrase} {after}")
     return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
 
@@ -164,10 +163,16 @@ def _chinese_by_sound(transcript: Transcript, score: Score) -> str | None:
     if scores is None:
         return None
     heard = scores.pop()
-    fit, name, phrase = max((fit, name, phrase) for fit, (name, phrase) in zip(scores, named, strict=True))
-    runner_up = max((other for other, (command, _) in zip(scores, named, strict=True) if command != name), default=-1e9)
+    fit, name, phrase, runner_up = _best(scores, named)
     fits_well = fit >= heard - FIT_ZH and fit >= LEAST_FIT_PER_SYLLABLE_ZH * (_syllables(phrase) + 1)
     return name if fits_well and fit - runner_up >= MARGIN_ZH else None
+
+
+def _best(scores: list[float], named: list[tuple[str, str]]) -> tuple[float, str, str, float]:
+    """The best fit, its command and phrase, and the best fit of any other command."""
+    fit, (name, phrase) = max(zip(scores, named, strict=True))
+    runner_up = max((other for other, (command, _) in zip(scores, named, strict=True) if command != name), default=-inf)
+    return fit, name, phrase, runner_up
 
 
 def _polite_words(text: str) -> tuple[str, str]:
