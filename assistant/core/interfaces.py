@@ -10,7 +10,7 @@ import numpy as np
 
 from assistant.core.presets import Preset
 from assistant.core.reading import Reading
-from assistant.core.types import AudioChunk, AudioClip, Colour, Frame, PromptCost, Quality, Transcript
+from assistant.core.types import AudioChunk, AudioClip, Colour, Fit, Frame, PromptCost, Quality, Transcript
 
 
 class AudioSource(Protocol):
@@ -44,7 +44,7 @@ class Transcriber(Protocol):
 
 @runtime_checkable
 class ScoringTranscriber(Transcriber, Protocol):
-    def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[float] | None:
+    def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[Fit] | None:
         """How well each text fits the speech in `clip`, which was just transcribed (see commands.by_sound)."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,6 +51,16 @@ class Frame:
         """(width, height) in pixels."""
         height, width = self.image.shape[:2]
         return width, height
+
+
+class Fit(NamedTuple):
+    """How well a text fits recorded speech, by whisper's decoder."""
+
+    logprob: float
+    """The log-probability of the text's tokens."""
+    tokens: int
+    end: float = 0.0
+    """The log-probability of the text ending there."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.heard import MIN_SPEECH_S
-from assistant.core.types import AudioClip, Transcript
+from assistant.core.types import AudioClip, Fit, Transcript
 from assistant.errors import BadInputError, ModelError
 
 _LOGGER = logging.getLogger(__name__)
@@ -208,10 +208,10 @@ class WhisperTranscriber:
             speech_s=speech_s,
         )
 
-    def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[float] | None:
-        """How well each of `texts` fits the speech in `clip`: the sum of its tokens' log-probabilities when
-        whisper's decoder reads it against the encoded speech. None unless `clip` was this thread's last
-        transcription and fitted in one window, whose encoding this reuses."""
+    def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[Fit] | None:
+        """How well each of `texts` fits the speech in `clip`: whisper's decoder reads it against the encoded speech,
+        giving the log-probability of its tokens and of its ending there. None unless `clip` was
+        this thread's last transcription and fitted in one window, whose encoding this reuses."""
         heard = self._heard
         if getattr(heard, "clip", None) is not clip or heard.encoded is None or heard.frames > 3000 or not texts:
             return None
@@ -228,8 +228,34 @@ class WhisperTranscriber:
         encoded = heard.encoded if heard.encoded.device == "cpu" else heard.encoded.to_device(ctranslate2.Device.cpu)
         encoded = np.asarray(encoded)[:, : heard.frames // 2 + 10]
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
-        results = self.model.model.align(batch, start, tokens, [heard.frames] * len(texts))
-        return [float(np.log(np.maximum(result.text_token_probs, 1e-12)).sum()) for result in results]
+        # Each text is the forced prefix of a greedy decoding that returns the scores over the whole vocabulary at
+        # every step (the end token among them); CTranslate2 makes about one step for every two of max_length.
+        longest = max(len(text_tokens) for text_tokens in tokens)
+        results = self.model.model.generate(
+            batch,
+            [start + text_tokens for text_tokens in tokens],
+            beam_size=1,
+            max_length=2 * (longest + 2),
+            return_logits_vocab=True,
+            suppress_blank=False,
+            suppress_tokens=[],
+        )
+        fits = []
+        for text_tokens, result in zip(tokens, results, strict=True):
+            steps = result.logits[0][: len(text_tokens) + 1]
+            if len(steps) <= len(text_tokens):
+                return None
+            logits = np.stack([np.asarray(step, dtype=np.float32) for step in steps])
+            logprobs = logits - _logsumexp(logits)
+            said = logprobs[np.arange(len(text_tokens)), text_tokens].sum()
+            fits.append(Fit(float(said), len(text_tokens), float(logprobs[-1, tokenizer.eot])))
+        return fits
+
+
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    """Each row's log of the sum of its exponentials, as a column."""
+    most = logits.max(axis=1, keepdims=True)
+    return most + np.log(np.exp(logits - most).sum(axis=1, keepdims=True))
 
 
 @functools.cache
