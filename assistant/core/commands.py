@@ -146,9 +146,9 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
         return None
     heard = _with_bonus(fits.pop())
     fit, name, said, runner_up = _best([_with_bonus(f) for f in fits], candidates)
-    said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(said)
     if _goes_on(transcript.text, normalise(said)):
         return None
+    said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(said)
     return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
 
 
