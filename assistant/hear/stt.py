@@ -210,8 +210,8 @@ class WhisperTranscriber:
 
     def score(self, clip: AudioClip, texts: Sequence[str], language: str = "") -> list[Fit] | None:
         """How well each of `texts` fits the speech in `clip`: whisper's decoder reads it against the encoded speech,
-        giving the log-probability of its tokens and of its ending there. None unless `clip` was
-        this thread's last transcription and fitted in one window, whose encoding this reuses."""
+        giving the log-probability of its tokens and of its ending there. None unless `clip` was this thread's last
+        transcription and fitted in one window, whose encoding this reuses."""
         heard = self._heard
         if getattr(heard, "clip", None) is not clip or heard.encoded is None or heard.frames > 3000 or not texts:
             return None
