@@ -25,7 +25,7 @@ WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
 @dataclass(frozen=True)
 class SttOptions:
     compute_type: str = "int8"
-    beam_size: int = 1
+    beam_size: int = 5
     language: str = ""
     """en or zh; empty (or auto) hears either, whichever whisper finds likelier."""
     vad: bool = True
@@ -41,7 +41,9 @@ class SttOptions:
 
 CUDA_COMPUTE_TYPE = "float16"
 _UNSURE_LOGPROB = -0.6
-"""A transcript from the short window less sure than this is heard again in the whole window."""
+_AGAIN_PADDING_S = 10.0
+"""A transcript from the short window less sure than _UNSURE_LOGPROB is heard again with this much silence after
+the speech."""
 _TOKENS_PER_S = 8
 _MOST_TOKENS = 200
 _FRAMES_PER_S = 100
@@ -101,14 +103,15 @@ class WhisperTranscriber:
     def _load(self, model_dir: Path, device: str) -> Any:
         from faster_whisper import WhisperModel
 
-        heard, padding = self._heard, round(self.options.padding_s * _FRAMES_PER_S)
+        heard = self._heard
 
         class KeepingWhisperModel(WhisperModel):
-            """Encodes a window only as far as its speech and `padding` frames of silence, and keeps the encoder's
-            output for `score`."""
+            """Encodes a window only as far as its speech and the thread's `heard.padding` frames of silence, and
+            keeps the encoder's output for `score`."""
 
             def encode(self, features: np.ndarray) -> Any:
-                if padding > 0 and not getattr(heard, "whole_window", False):
+                padding = getattr(heard, "padding", 0)
+                if padding > 0:
                     features = features[..., : _content_frames(features) + padding]
                     features = features[..., : features.shape[-1] // 2 * 2]  # the encoder halves the frames
                 last = getattr(heard, "features", None)
@@ -154,6 +157,7 @@ class WhisperTranscriber:
         """Run the voice detector and the model once, on a second of quiet tone, so that the first question does
         not pay for their first call (over two seconds on two cores)."""
         tone = _quiet_tone()
+        self._heard.padding = round(self.options.padding_s * _FRAMES_PER_S)
         if self.options.vad:
             speech_seconds(AudioClip(tone, 16_000))
         segments, _ = self.model.transcribe(
@@ -167,17 +171,23 @@ class WhisperTranscriber:
         speech_s = speech_seconds(clip) if self.options.vad else clip.duration_s
         if speech_s < MIN_SPEECH_S:
             return Transcript("", no_speech_prob=1.0, speech_s=speech_s)
-        transcript = self._transcribe(clip, speech_s, whole_window=False)
-        if self.options.padding_s > 0 and transcript.text and transcript.avg_logprob < _UNSURE_LOGPROB:
-            # Heard doubtfully in the short window: whisper's whole window hears some voices better.
-            again = self._transcribe(clip, speech_s, whole_window=True)
+        transcript = self._transcribe(clip, speech_s, self.options.padding_s)
+        if (
+            0 < self.options.padding_s < _AGAIN_PADDING_S
+            and transcript.text
+            and transcript.avg_logprob < _UNSURE_LOGPROB
+        ):
+            # Heard doubtfully in the short window: a longer one, nearer whisper's 30 s, hears some voices better.
+            again = self._transcribe(clip, speech_s, _AGAIN_PADDING_S)
             if again.avg_logprob > transcript.avg_logprob:
                 transcript = again
         return transcript
 
-    def _transcribe(self, clip: AudioClip, speech_s: float, whole_window: bool) -> Transcript:
+    def _transcribe(self, clip: AudioClip, speech_s: float, padding_s: float) -> Transcript:
+        """The speech heard in a window of it and `padding_s` of silence after it (0: whisper's whole window)."""
         heard = self._heard
-        heard.clip, heard.encoded, heard.features, heard.whole_window = None, None, None, whole_window
+        heard.clip, heard.encoded, heard.features = None, None, None
+        heard.padding = round(padding_s * _FRAMES_PER_S)
         segments, info = self.model.transcribe(
             clip.samples,
             language=self.language or None,
