@@ -85,6 +85,9 @@ def test_speech_too_long_for_a_command_is_a_question_however_well_a_command_fits
     assert "Stop." in scored[0]
     long_question = Transcript("Is there a stop sign ahead, and which way is the exit?", "en", speech_s=3.5)
     assert by_sound(long_question, score) is None
+    longer_than_any_phrase = Transcript("Is the stop sign red?", "en", speech_s=2.5)
+    assert by_sound(longer_than_any_phrase, score) is None
+    assert len(scored) == 2  # neither was scored: no phrase, said, takes so long
 
 
 def test_a_transcript_that_is_a_command_and_more_is_a_question_however_well_the_command_fits() -> None:

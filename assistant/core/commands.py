@@ -141,6 +141,8 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     candidates = [(name, _as_said(phrase)) for name, phrase in phrases]
     if before or after:
         candidates += [(name, _as_said(phrase, before, after)) for name, phrase in phrases]
+    if transcript.speech_s > max(_said_in(said) for _, said in candidates):
+        return None  # too long for every phrase: a question, known without scoring
     fits = score([*(said for _, said in candidates), transcript.text])
     if fits is None:
         return None
@@ -148,8 +150,12 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     fit, name, said, runner_up = _best([_with_bonus(f) for f in fits], candidates)
     if _goes_on(transcript.text, normalise(said)):
         return None
-    said_in = SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(said)
-    return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= said_in else None
+    return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= _said_in(said) else None
+
+
+def _said_in(said: str) -> float:
+    """The longest speech that an English phrase, as said, can be."""
+    return SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(said)
 
 
 def _goes_on(heard: str, phrase: str) -> bool:
