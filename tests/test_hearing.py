@@ -106,6 +106,8 @@ def test_chinese_speech_is_scored_against_the_chinese_phrases() -> None:
 
     assert by_sound(Transcript("在说一片。", "zh", speech_s=0.9), score) == "repeat"
     assert all(not text.isascii() for text in scored[0])
+    assert by_sound(Transcript("再说遍。", "zh", speech_s=0.9), score) == "repeat"  # a syllable lost
+    assert "再说一遍。" in scored[1] and "停。" not in scored[1]  # phrases of one syllable more or less only
 
 
 def test_no_command_when_the_sound_cannot_be_scored() -> None:
