@@ -190,7 +190,7 @@ def _chinese_by_sound(transcript: Transcript, score: Score) -> str | None:
         return None
     heard = _with_bonus(fits.pop())
     fit, name, phrase, runner_up = _best([_with_bonus(f) for f in fits], named)
-    tokens_fit = dict(zip((p for _, p in named), fits, strict=True))[phrase].logprob
+    tokens_fit = fits[named.index((name, phrase))].logprob
     fits_well = fit >= heard - FIT_ZH and tokens_fit >= LEAST_FIT_PER_SYLLABLE_ZH * (_syllables(phrase) + 1)
     return name if fits_well and fit - runner_up >= MARGIN_ZH else None
 
