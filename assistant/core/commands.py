@@ -153,9 +153,9 @@ def by_sound(transcript: Transcript, score: Score) -> str | None:
     return name if fit >= heard - FIT and fit - runner_up >= MARGIN and transcript.speech_s <= _said_in(said) else None
 
 
-def _said_in(said: str) -> float:
-    """The longest speech that an English phrase, as said, can be."""
-    return SECONDS_BESIDES + SECONDS_PER_SYLLABLE * _syllables(said)
+def _said_in(said: str, per_syllable: float = SECONDS_PER_SYLLABLE) -> float:
+    """The longest speech that a phrase, as said, can be."""
+    return SECONDS_BESIDES + per_syllable * _syllables(said)
 
 
 def _goes_on(heard: str, phrase: str) -> bool:
@@ -181,7 +181,7 @@ def _chinese_by_sound(transcript: Transcript, score: Score) -> str | None:
         for phrase in c.phrases
         if is_chinese(phrase)
         and (heard_syllables == 0 or abs(heard_syllables - _syllables(phrase)) <= 1)
-        and transcript.speech_s <= SECONDS_BESIDES + SECONDS_PER_CHINESE_SYLLABLE * _syllables(phrase)
+        and transcript.speech_s <= _said_in(phrase, SECONDS_PER_CHINESE_SYLLABLE)
     ]
     if not named:
         return None
