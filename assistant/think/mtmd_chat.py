@@ -42,6 +42,7 @@ def offline_handler_class() -> type:
     import jinja2.ext
     import llama_cpp
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from llama_cpp._utils import suppress_stdout_stderr
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter, MTMDChatHandler
 
     class OfflineMTMDChatHandler(MTMDChatHandler):
@@ -51,19 +52,37 @@ def offline_handler_class() -> type:
         """Flash attention in the vision encoder, chosen apart from the text model's."""
 
         def _init_mtmd_context(self, llama_model: Any) -> None:
-            """As MTMDChatHandler's, which gives the vision encoder the text model's flash attention choice
-            (read from the Llama's context parameters): here it is given `vision_flash_attn` instead."""
-            params = llama_model.context_params
-            text_choice = params.flash_attn_type
+            """As MTMDChatHandler's, with two choices of its own. The vision encoder gets `vision_flash_attn`, not
+            the text model's flash attention choice. And on the CPU there is no warm-up: mtmd's would reserve the
+            encoder's working memory for the largest picture it accepts (1472 x 1472 for Qwen3-VL) and leave more
+            of it resident than our pictures need (86 MB on the Qwen3-VL-2B shape, benchmarks/README.md); on a
+            GPU it is kept, so that a lack of GPU memory shows at start and not at the first picture."""
+            if self.mtmd_ctx is not None:
+                return
+            mtmd = self._mtmd_cpp
+            params = mtmd.mtmd_context_params_default()
+            params.use_gpu = True
+            params.print_timings = self.verbose
+            params.n_threads = llama_model.n_threads
             params.flash_attn_type = (
                 llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
                 if self.vision_flash_attn
                 else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
             )
-            try:
-                super()._init_mtmd_context(llama_model)
-            finally:
-                params.flash_attn_type = text_choice
+            params.warmup = bool(llama_cpp.llama_supports_gpu_offload())
+            with suppress_stdout_stderr(disable=self.verbose):
+                self.mtmd_ctx = mtmd.mtmd_init_from_file(self.clip_model_path.encode(), llama_model.model, params)
+            if self.mtmd_ctx is None:
+                raise ValueError(f"Failed to load mtmd context from: {self.clip_model_path}")
+            if not mtmd.mtmd_support_vision(self.mtmd_ctx):
+                raise ValueError("Vision is not supported by this model")
+
+            def free() -> None:
+                if self.mtmd_ctx is not None:
+                    mtmd.mtmd_free(self.mtmd_ctx)
+                    self.mtmd_ctx = None
+
+            llama_model._stack.callback(free)
 
         @staticmethod
         def _load_image(image_url: str) -> bytes:
