@@ -1,6 +1,7 @@
 """How well the assistant hears voices unlike its own: commands, questions with command words, noise.
 
     .venv/bin/python benchmarks/hearing.py [--whisper tiny.en,base] [--speakers NAME,...] [--noises clean,...]
+        [--misses]
 
 The set (tools/hearing_set.py) is every English command phrase and 30 questions, 10 of them holding a command
 word, said by seven speakers or styles (the bundled Piper voice as shipped, moved faster and higher, slower and
@@ -94,7 +95,11 @@ HEADER = (
 SUBHEADER = f"{'':34} {'text':>8} {'sound':>8} {'text':>6} {'sound':>6} {'':>7} {'mean':>7} {'':>6}"
 
 
-def hear(config: Config, utterances: list[Utterance], folder: Path) -> dict[tuple[str, str], Tally]:
+def hear(
+    config: Config, utterances: list[Utterance], folder: Path, misses: bool = False
+) -> dict[tuple[str, str], Tally]:
+    """Each utterance heard as the assistant hears it; with `misses`, each command not handled and each question
+    taken for a command is printed with what was heard."""
     transcriber = make_transcriber(config)
     transcriber.warm_up()
     tallies: dict[tuple[str, str], Tally] = {}
@@ -106,6 +111,8 @@ def hear(config: Config, utterances: list[Utterance], folder: Path) -> dict[tupl
         before = match(transcript.text)
         now = before or by_sound(transcript, partial(transcriber.score, clip, language=transcript.language))
         seconds = time.perf_counter() - started
+        if misses and now != utterance.command:
+            print(f"  {utterance.speaker} / {utterance.noise}: {utterance.text!r} heard {transcript.text!r} -> {now}")
         tallies.setdefault((utterance.speaker, utterance.noise), Tally()).count(
             utterance, transcript.text, before, now, seconds
         )
@@ -171,6 +178,7 @@ def main() -> None:
     parser.add_argument("--speakers", default=",".join(s.name for s in SPEAKERS))
     parser.add_argument("--noises", default=",".join(NOISES))
     parser.add_argument("--no-before", action="store_true", help="skip the clean set through the call made before")
+    parser.add_argument("--misses", action="store_true", help="print each command missed and each false trigger")
     args = parser.parse_args()
     voice = bundled_voice()
     if voice is None:
@@ -200,7 +208,7 @@ def main() -> None:
             }
         )
         name = f"whisper {model}, beam {args.beam}, padding {args.padding} s{', command hints' if args.hints else ''}"
-        clean[model] = report(name, hear(config, utterances, folder), speakers, noises)
+        clean[model] = report(name, hear(config, utterances, folder, args.misses), speakers, noises)
     if "before" in clean:
         target = clean["before"].wer * WER_TARGET
         print(f"\nclean question WER target (a third below before): {target:.1%}")

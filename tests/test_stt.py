@@ -9,7 +9,7 @@ from helpers import normalise
 from assistant.core.types import AudioClip
 from assistant.errors import BadInputError, ModelError
 from assistant.hear.audio import read_audio_file
-from assistant.hear.stt import SttOptions, WhisperTranscriber
+from assistant.hear.stt import SttOptions, WhisperTranscriber, without_repeats
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,26 @@ def test_speech_recognition_stays_on_the_cpu_without_cuda_and_says_so_when_cuda_
     assert "stt.device" in error.value.fix
     with pytest.raises(BadInputError, match=r"stt\.device is 'tpu'"):
         WhisperTranscriber(whisper_dir, SttOptions(device="tpu"))
+
+
+@pytest.mark.parametrize(
+    ("heard", "said"),
+    [
+        ("Say that again. Say that again. Say that again. Say", "Say that again."),
+        ("Stop. Stop. Stop. Stop.", "Stop."),
+        ("Repeat, repeat, repeat, rep", "Repeat"),
+        ("Slow down, slow down.", "Slow down"),
+        ("What is it? Light light light light, please.", "What is it? Light please."),
+        ("停下。停下。停下。", "停下。"),
+        ("再说一遍，再说一遍，再说", "再说一遍"),
+    ],
+)
+def test_whisper_loops_are_heard_once(heard: str, said: str) -> None:
+    assert without_repeats(heard) == said
+
+
+@pytest.mark.parametrize(
+    "said", ["No, no, tell me more.", "It had had a label.", "谢谢你", "看看这个", "Is there a stop sign ahead?", ""]
+)
+def test_words_said_twice_on_purpose_stay(said: str) -> None:
+    assert without_repeats(said) == said

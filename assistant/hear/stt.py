@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ _TOKENS_PER_S = 8
 _MOST_TOKENS = 200
 _FRAMES_PER_S = 100
 """Whisper's log-mel frames a second; its encoder halves them."""
+_WORD = re.compile(r"[\u3400-\u9fff][^\w\s]*|[^\s\u3400-\u9fff]+")
+"""A word of a transcript with the punctuation after it: a Chinese character, or anything between spaces."""
 HEARD_LANGUAGES = ("en", "zh")
 """The languages the assistant answers in: what a multilingual model listening for any language picks from."""
 
@@ -211,7 +214,7 @@ class WhisperTranscriber:
             text = " ".join(part.text.strip() for part in parts).strip()
             text = text[:1].upper() + text[1:]  # the command hints make whisper start in lower case
         return Transcript(
-            text,
+            without_repeats(text),
             info.language,
             no_speech_prob=max(part.no_speech_prob for part in parts),
             avg_logprob=sum(part.avg_logprob for part in parts) / len(parts),
@@ -278,6 +281,58 @@ def _to_simplified() -> Any:
 def simplified(text: str) -> str:
     """Chinese in simplified characters (zh-Hans), by OpenCC's tables: whisper writes traditional ones as often."""
     return str(_to_simplified().convert(text))
+
+
+def without_repeats(text: str) -> str:
+    """The text with whisper's loops said once: words said three times or more in a row ("Stop. Stop. Stop."), or
+    two or more words said twice or more ("Say that again. Say that again. Say"), with a last repeat cut short;
+    punctuation and case aside. A word said twice ("no, no") stays."""
+    words = list(_WORD.finditer(text))
+    keys = [re.sub(r"\W", "", word.group()).lower() for word in words]
+    kept: list[int] = []
+    start = 0
+    while start < len(keys):
+        found = _repeated_at(keys, start)
+        if found is None:
+            kept.append(start)
+            start += 1
+            continue
+        size, times = found
+        kept.extend(range(start, start + size))
+        start += size * times
+        if _cut_short(keys[start:], keys[start - size : start]):
+            start = len(keys)  # the last repeat, cut off by the token limit
+    if len(kept) == len(words):
+        return text
+    pieces = [text[words[i].start() : words[i + 1].start() if i + 1 < len(words) else len(text)] for i in kept]
+    return "".join(pieces).rstrip().rstrip(",;:，、；").rstrip()
+
+
+def _cut_short(rest: list[str], unit: list[str]) -> bool:
+    """Whether `rest` is the beginning of `unit`, its last word perhaps not finished."""
+    return (
+        0 < len(rest) <= len(unit) and rest[:-1] == unit[: len(rest) - 1] and unit[len(rest) - 1].startswith(rest[-1])
+    )
+
+
+def _repeated_at(keys: list[str], start: int) -> tuple[int, int] | None:
+    """The shortest run of words from `start` said again and again right after it, as (its words, times). Chinese
+    runs are of two characters or more, and said twice only when of three or more: 谢谢 and 看看 are words."""
+    chinese = _is_chinese_character(keys[start][:1])
+    for size in range(2 if chinese else 1, (len(keys) - start) // 2 + 1):
+        unit = keys[start : start + size]
+        if not all(unit):
+            continue
+        times = 1
+        while keys[start + times * size : start + (times + 1) * size] == unit:
+            times += 1
+        if times >= 3 or (times == 2 and size >= (3 if chinese else 2)):
+            return size, times
+    return None
+
+
+def _is_chinese_character(character: str) -> bool:
+    return "\u3400" <= character <= "\u9fff"
 
 
 def _content_frames(features: np.ndarray) -> int:
