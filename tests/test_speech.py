@@ -1,6 +1,13 @@
 import pytest
 
-from assistant.core.speech import MAX_SPOKEN_CHARS, clean_for_speech, sentences, split_sentences
+from assistant.core.speech import (
+    LONGEST_PIECE,
+    MAX_SPOKEN_CHARS,
+    clean_for_speech,
+    pieces_for_voice,
+    sentences,
+    split_sentences,
+)
 
 
 def test_splits_sentences_and_keeps_a_final_fragment() -> None:
@@ -75,3 +82,22 @@ def test_a_run_on_is_spoken_in_parts_cut_at_a_comma_or_a_space() -> None:
 def test_splitter_table(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
     assert list(sentences(iter(text))) == expected, "the same, streamed one character at a time"
+
+
+def test_a_voice_is_given_a_long_sentence_in_clauses_and_every_word_once() -> None:
+    sentence = (
+        "There is a red mug on the table to your left, and behind it a bottle of water with a blue label, "
+        "and beside them, a plate of small cakes under the window that looks onto the garden."
+    )
+    pieces = pieces_for_voice(f"A door. {sentence} 前面有一扇门。")
+    assert all(len(piece) <= LONGEST_PIECE for piece in pieces)
+    assert pieces[0] == "A door."
+    assert all(piece.endswith((",", ".", "。")) for piece in pieces), "cut after a comma, not between words"
+    assert " ".join(pieces).split() == f"A door. {sentence} 前面有一扇门。".split()
+
+
+def test_a_run_of_words_without_a_mark_is_cut_between_words() -> None:
+    words = "one two three four five six seven eight nine ten " * 8
+    pieces = pieces_for_voice(words)
+    assert len(pieces) > 1 and all(len(piece) <= LONGEST_PIECE for piece in pieces)
+    assert " ".join(pieces).split() == words.split()

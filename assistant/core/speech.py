@@ -24,9 +24,9 @@ _MARKDOWN = [
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-LONGEST_PIECE = 300
-"""A voice is given at most this many characters at once: its memory grows with the square of a sentence's
-length, and a long run of words without a full stop would exhaust it."""
+LONGEST_PIECE = 80
+"""A voice is given at most this many characters at once: Piper's working memory grows with what it is given, about
+1 MB a character (40 MB for 40 characters, 160 MB for 160, 338 MB for 300), and a long sentence would hold it."""
 _SPACES = re.compile(r"[ \t]*\n[ \t\n]*|[ \t]{2,}")
 
 
