@@ -7,7 +7,8 @@ vision pair (random weights of the real size, tools.shape_vlm) with the configur
 type, flash attention (text model, vision encoder), context size, micro-batch and mmproj quant, and the C
 allocator giving freed blocks back or not; then three questions at temperature 0 about pictures at the
 first-look, detail and reading budgets (64, 256 and 768 image tokens; the 640 x 480 pictures hold 300, so the
-last is read whole). It prints the process's peak resident memory against the files it loaded, its memory once
+last is read whole), each answer followed by a spoken one of two sentences, as the voice's working memory is the
+process's too. It prints the process's peak resident memory against the files it loaded, its memory once
 everything was loaded and before the first question, and whether the answers are the very tokens that the
 configuration it changes gave (the row it names): a change that keeps them is lossless on this model; one that does
 not is a trade-off.
@@ -66,6 +67,11 @@ CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "defaults + allocator gives back": ({**_DEFAULTS, "give_back": True}, DEFAULTS),
 }
 """label: (settings, the label of the configuration whose answers it is compared with)."""
+SPOKEN_ANSWER = (
+    "There is a red mug on the table to your left, and behind it a bottle of water with a blue label. "
+    "The label says spring water."
+)
+"""Said after each answer, as the assistant says its answers (the random-weight model's own are gibberish)."""
 QUESTIONS = (
     ("What is in front of me?", 64),
     ("Describe it in more detail.", 256),
@@ -87,8 +93,10 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
         give_back_freed_memory()
     config = Config()
     started_mb = _rss_mb()
-    make_transcriber(config).warm_up()
-    list(make_synthesizer(config).synthesize("Ready."))
+    ears = make_transcriber(config)  # kept to the end, as the assistant keeps it, and so is the voice
+    ears.warm_up()
+    voice = make_synthesizer(config)
+    list(voice.synthesize("Ready."))
     speech_mb = _rss_mb()
     vlm = LocalVisionChat(
         Path(settings["model"]),
@@ -116,6 +124,7 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
             pieces.append(piece)
         first_tokens.append((first - started) * 1000)
         answers.append("".join(pieces))
+        list(voice.synthesize(SPOKEN_ANSWER))
         after_mb.append(_rss_mb())
         messages.append({"role": "assistant", "content": answers[-1]})
     vlm.close()
