@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.heard import MIN_SPEECH_S
+from assistant.core.routing import is_chinese
 from assistant.core.types import AudioClip, Fit, Transcript
 from assistant.errors import BadInputError, ModelError
 
@@ -49,7 +50,7 @@ _TOKENS_PER_S = 8
 _MOST_TOKENS = 200
 _FRAMES_PER_S = 100
 """Whisper's log-mel frames a second; its encoder halves them."""
-_WORD = re.compile(r"[\u3400-\u9fff][^\w\s]*|[^\s\u3400-\u9fff]+")
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff][^\w\s]*|[^\s\u3400-\u9fff\uf900-\ufaff]+")
 """A word of a transcript with the punctuation after it: a Chinese character, or anything between spaces."""
 HEARD_LANGUAGES = ("en", "zh")
 """The languages the assistant answers in: what a multilingual model listening for any language picks from."""
@@ -318,7 +319,7 @@ def _cut_short(rest: list[str], unit: list[str]) -> bool:
 def _repeated_at(keys: list[str], start: int) -> tuple[int, int] | None:
     """The shortest run of words from `start` said again and again right after it, as (its words, times). Chinese
     runs are of two characters or more, and said twice only when of three or more: 谢谢 and 看看 are words."""
-    chinese = _is_chinese_character(keys[start][:1])
+    chinese = is_chinese(keys[start][:1])
     for size in range(2 if chinese else 1, (len(keys) - start) // 2 + 1):
         unit = keys[start : start + size]
         if not all(unit):
@@ -329,10 +330,6 @@ def _repeated_at(keys: list[str], start: int) -> tuple[int, int] | None:
         if times >= 3 or (times == 2 and size >= (3 if chinese else 2)):
             return size, times
     return None
-
-
-def _is_chinese_character(character: str) -> bool:
-    return "\u3400" <= character <= "\u9fff"
 
 
 def _content_frames(features: np.ndarray) -> int:
