@@ -15,6 +15,7 @@ from assistant.core.commands import COMMANDS, by_sound, match
 from assistant.core.phrases import BOOKS
 from assistant.core.turn import AnswerOptions
 from assistant.core.types import AudioClip, Fit, Frame, Transcript
+from assistant.hear import stt
 from assistant.hear.stt import WhisperTranscriber
 from assistant.speak.tts import PiperSynthesizer
 from assistant.think.vlm import LocalVisionChat
@@ -129,6 +130,22 @@ def test_whisper_scores_only_the_clip_it_just_transcribed(
     whole = [fit.logprob + fit.end for fit in scores]
     assert whole[0] == max(whole[:4])  # ending early costs: "Say that." fits worse
     assert by_sound(transcript, partial(transcriber.score, clip)) in (None, "repeat")
+
+
+def test_whisper_scores_many_texts_a_batch_at_a_time_as_it_scores_each_alone(
+    transcriber: WhisperTranscriber, speak: Callable[..., Path]
+) -> None:
+    clip = _clip(speak("Say that again.", "say-again.wav"))
+    transcriber.transcribe(clip)
+    texts = [f"{phrase.capitalize()}." for command in COMMANDS for phrase in command.phrases if phrase.isascii()]
+    assert len(texts) > stt._SCORED_AT_ONCE  # read in more than one batch, each of texts of similar lengths
+    together = transcriber.score(clip, texts)
+    assert together is not None and len(together) == len(texts)
+    for index in (0, len(texts) // 2, len(texts) - 1):
+        alone = transcriber.score(clip, [texts[index]])
+        assert alone is not None and alone[0].tokens == together[index].tokens
+        assert alone[0].logprob == pytest.approx(together[index].logprob, abs=0.1)
+        assert alone[0].end == pytest.approx(together[index].end, abs=0.1)
 
 
 class Unsure:
