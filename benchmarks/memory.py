@@ -5,13 +5,13 @@
 Each configuration runs in a fresh process, as the assistant does: whisper and the Piper voice loaded, then the
 vision pair (random weights of the real size, tools.shape_vlm) with the configuration's mmap choice, KV cache
 type, flash attention (text model, vision encoder), context size, micro-batch and mmproj quant, and the C
-allocator giving freed blocks back or not; then three questions at temperature 0 about pictures at the
-first-look, detail and reading budgets (64, 256 and 768 image tokens; the 640 x 480 pictures hold 300, so the
-last is read whole), each answer followed by a spoken one of two sentences, as the voice's working memory is the
-process's too. It prints the process's peak resident memory against the files it loaded, its memory once
-everything was loaded and before the first question, and whether the answers are the very tokens that the
-configuration it changes gave (the row it names): a change that keeps them is lossless on this model; one that does
-not is a trade-off.
+allocator giving freed blocks back or not; then three spoken questions, each heard by whisper and read against
+the command phrases as the assistant hears one, asked at temperature 0 about pictures at the first-look, detail
+and reading budgets (64, 256 and 768 image tokens; the 640 x 480 pictures hold 300, so the last is read whole),
+each answer followed by a spoken one of two sentences, as the voice's working memory is the process's too. It
+prints the process's peak resident memory against the files it loaded, its memory once everything was loaded and
+before the first question, and whether the answers are the very tokens that the configuration it changes gave
+(the row it names): a change that keeps them is lossless on this model; one that does not is a trade-off.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import argparse
 import ctypes
 import ctypes.util
 import dataclasses
+import functools
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,8 @@ def _files_mb(paths: list[Path]) -> float:
 def child(settings: dict[str, Any]) -> dict[str, Any]:
     """Load everything, ask the questions, and return the peak RSS and the answers."""
     from assistant.cli.factory import make_synthesizer, make_transcriber
+    from assistant.core.commands import by_sound
+    from assistant.hear.audio import read_audio_file
     from assistant.see.camera import frame_data_url, prepare_frame
     from assistant.think.vlm import LocalVisionChat
 
@@ -113,7 +117,10 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
     camera = new_frame.SceneCamera([])
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
     answers, first_tokens, after_mb = [], [], []
-    for index, (question, budget) in enumerate(QUESTIONS):
+    for index, ((question, budget), recording) in enumerate(zip(QUESTIONS, settings["recordings"], strict=True)):
+        clip = read_audio_file(Path(recording))
+        heard = ears.transcribe(clip)
+        by_sound(heard, functools.partial(ears.score, clip, language=heard.language))
         frame = prepare_frame(camera.picture((index, 1)), 768, budget, vlm.pixels_per_token)
         picture = {"type": "image_url", "image_url": {"url": frame_data_url(frame)}}
         messages = [m if m["role"] != "user" else {**m, "content": _text(m)} for m in messages]
@@ -178,6 +185,7 @@ def main() -> int:
         f"{'configuration':<40}{'peak RSS MB':>12}{'files MB':>10}{'over files':>11}"
         f"{'answers, against':>18}{'1st token ms':>14}{'loaded MB':>11}"
     )
+    recordings = new_frame.voice_questions(Path(tempfile.mkdtemp()), Config(), [question for question, _ in QUESTIONS])
     answers: dict[str, list[str]] = {}
     rows = {label: row for row, label in enumerate(CONFIGS, 1)}
     chosen = {int(row) for row in args.rows.split(",")} if args.rows else set(rows.values())
@@ -185,7 +193,7 @@ def main() -> int:
         if rows[label] not in chosen:
             continue
         pair = pairs[settings["mmproj"]]
-        settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj)}
+        settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj), "recordings": recordings}
         done = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(settings)], capture_output=True, text=True, check=False
         )

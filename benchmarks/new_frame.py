@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,13 +129,20 @@ def _scene(index: int) -> np.ndarray:
     return image
 
 
-def _wavs(folder: Path, config: Config) -> list[Path]:
+def voice_questions(folder: Path, config: Config, questions: list[str]) -> list[str]:
+    """WAV files of the questions, voiced in a child process, as the voice's working memory would otherwise stay in
+    this one's."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(_voice, folder, config, questions).result()
+
+
+def _voice(folder: Path, config: Config, questions: list[str]) -> list[str]:
     synthesizer = make_synthesizer(config)
     paths = []
-    for index, step in enumerate(STEPS):
+    for index, question in enumerate(questions):
         path = folder / f"q{index}.wav"
-        path.write_bytes(wav_bytes(list(synthesizer.synthesize(step.question))))
-        paths.append(path)
+        path.write_bytes(wav_bytes(list(synthesizer.synthesize(question))))
+        paths.append(str(path))
     return paths
 
 
@@ -203,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, list[dict[str, Any]]] = {"ours": [], "before": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        wavs = _wavs(folder, config)
+        wavs = [Path(path) for path in voice_questions(folder, config, [step.question for step in STEPS])]
         seconds = [read_audio_file(wav).duration_s for wav in wavs]
         vlm = LocalVisionChat(
             pair.model,
@@ -222,10 +231,13 @@ def run(args: argparse.Namespace) -> int:
             f"vision flash attention {not args.no_vision_flash_attn}",
             flush=True,
         )
+        assistant_peak_mb = 0.0
         for index in range(args.rounds):
             for label in ("ours", "before"):
                 rows = _round(config, vlm, folder / f"{label}-{index}", wavs, label == "ours", args.answer_tokens)
                 results[label] += rows
+                if not assistant_peak_mb:  # one start of the assistant and its five turns, before any other round
+                    assistant_peak_mb = _peak_mb()
                 print(
                     f"round {index + 1}, {label}: {time.perf_counter() - started:.0f} s so far; "
                     f"RSS {shape_latency._rss_mb():.0f} MB, peak {_peak_mb():.0f} MB",
@@ -233,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         vlm.close()
     tier = next(e.tier for e in load_catalog(bundled_catalog().parent) if e.name == args.model_shape)
-    return _report(results, tier, shape_latency.files_mb(pair))
+    return _report(results, tier, shape_latency.files_mb(pair), assistant_peak_mb)
 
 
 def _peak_mb() -> float:
@@ -245,7 +257,7 @@ def _median(rows: list[dict[str, Any]], kind: str, stage: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float) -> int:
+def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float, assistant_peak_mb: float) -> int:
     ours, before = results["ours"], results["before"]
     errors = [row["error"] for rows in results.values() for row in rows if row["error"]]
     print(f"errors: {len(errors)}{' ' + repr(errors[0]) if errors else ''}")
@@ -260,8 +272,11 @@ def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float
         tokens = [sorted({row["image_tokens"] for row in rows if row["kind"] == kind}) for rows in (ours, before)]
         used = [row["prepared"] for row in ours if row["kind"] == kind]
         print(f"{kind:<24}{tokens[0]!s:>18}{tokens[1]!s:>9}{used!s:>31}")
-    peak_mb = _peak_mb()
-    print(f"peak RSS: {peak_mb:.0f} MB; the files of the VLM pair, whisper and the voice: {files_mb:.0f} MB")
+    print(
+        f"peak RSS: {assistant_peak_mb:.0f} MB after the first round of ours (one start and its turns), "
+        f"{_peak_mb():.0f} MB after every round of both paths (each round makes its own whisper and voice); "
+        f"the files of the VLM pair, whisper and the voice: {files_mb:.0f} MB"
+    )
     warm = [row["warm_ms"] for row in ours if row["kind"] == KINDS[0]]
     late = [row["late_ms"] for rows in (ours, before) for row in rows if "late_ms" in row]
     print(f"\nwarm start (ours, at load): median {statistics.median(warm):.0f} ms")
@@ -284,9 +299,9 @@ def _report(results: dict[str, list[dict[str, Any]]], tier: str, files_mb: float
             ("new-frame first audio <= 3000 ms", f"{new_ours:.0f} ms", new_ours <= 3000),
             ("follow-up first audio <= 1500 ms", f"{follow_ours:.0f} ms", follow_ours <= 1500),
             (
-                "peak RSS <= model files + 400 MB",
-                f"{peak_mb:.0f} MB, files {files_mb:.0f} MB",
-                peak_mb <= files_mb + 400,
+                "peak RSS <= model files + 400 MB (ours, first round)",
+                f"{assistant_peak_mb:.0f} MB, files {files_mb:.0f} MB",
+                assistant_peak_mb <= files_mb + 400,
             ),
         ]
     else:  # the new-picture issue's, for the balanced tier
