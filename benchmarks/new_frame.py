@@ -69,7 +69,16 @@ STEPS = [
     Step("camera moved", "Tell me what is in front of me now, would you?", (3, 1), (4, 1)),
 ]
 KINDS = list(dict.fromkeys(step.kind for step in STEPS))
-STAGES = ["stt", "prepare_wait", "image_encode", "prefill", "vlm_first_token", "tts_first_chunk", "first_audio"]
+STAGES = [
+    "stt",
+    "command_by_sound",
+    "prepare_wait",
+    "image_encode",
+    "prefill",
+    "vlm_first_token",
+    "tts_first_chunk",
+    "first_audio",
+]
 BEFORE = ImageBudgets(0, 0, 0)
 """No budgets: the model gets the 768-pixel copy, as before budgets were."""
 
@@ -187,6 +196,7 @@ def _round(
         timings = dict(turn["timings_ms"])
         timings["image_encode"], timings["prefill"] = call["image_encode"], call["prefill"]
         timings.setdefault("prepare_wait", 0.0)
+        timings.setdefault("command_by_sound", 0.0)
         rows.append(
             {
                 "kind": step.kind,
