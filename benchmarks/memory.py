@@ -94,7 +94,7 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
     from assistant.think.vlm import LocalVisionChat
 
     if settings["give_back"]:
-        give_back_freed_memory()
+        fix_mmap_threshold()
     config = Config()
     started_mb = _rss_mb()
     ears = make_transcriber(config)  # kept to the end, as the assistant keeps it, and so is the voice
@@ -143,7 +143,7 @@ def child(settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def give_back_freed_memory() -> None:
+def fix_mmap_threshold() -> None:
     """Fix glibc's mmap threshold at 128 KB, so that every freed block of that size or more goes back to the
     system at once (glibc raises the threshold, up to 32 MB, as big blocks are freed, and keeps them)."""
     ctypes.CDLL(ctypes.util.find_library("c")).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
@@ -185,34 +185,35 @@ def main() -> int:
         f"{'configuration':<40}{'peak RSS MB':>12}{'files MB':>10}{'over files':>11}"
         f"{'answers, against':>18}{'1st token ms':>14}{'loaded MB':>11}"
     )
-    recordings = new_frame.voice_questions(Path(tempfile.mkdtemp()), Config(), [question for question, _ in QUESTIONS])
-    answers: dict[str, list[str]] = {}
-    rows = {label: row for row, label in enumerate(CONFIGS, 1)}
-    chosen = {int(row) for row in args.rows.split(",")} if args.rows else set(rows.values())
-    for label, (settings, against) in CONFIGS.items():
-        if rows[label] not in chosen:
-            continue
-        pair = pairs[settings["mmproj"]]
-        settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj), "recordings": recordings}
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps(settings)], capture_output=True, text=True, check=False
-        )
-        name = f"{rows[label]:>2} {label}"
-        if done.returncode != 0:
-            print(f"{name:<40} failed: {done.stderr.strip().splitlines()[-1:]}")
-            continue
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        answers[label] = result["answers"]
-        files = _files_mb([pair.model, pair.mmproj]) + speech_mb
-        compared = "-"
-        if label != against and against in answers:
-            compared = f"{'same' if result['answers'] == answers[against] else 'differ'}, {rows[against]}"
-        first = sorted(result["first_token_ms"])[1]
-        print(
-            f"{name:<40}{result['peak_mb']:>12.0f}{files:>10.0f}{result['peak_mb'] - files:>+11.0f}"
-            f"{compared:>18}{first:>14.0f}{result['stages_mb'][2]:>11.0f}",
-            flush=True,
-        )
+    with tempfile.TemporaryDirectory() as folder:
+        recordings = new_frame.voice_questions(Path(folder), Config(), [question for question, _ in QUESTIONS])
+        answers: dict[str, list[str]] = {}
+        rows = {label: row for row, label in enumerate(CONFIGS, 1)}
+        chosen = {int(row) for row in args.rows.split(",")} if args.rows else set(rows.values())
+        for label, (settings, against) in CONFIGS.items():
+            if rows[label] not in chosen:
+                continue
+            pair = pairs[settings["mmproj"]]
+            settings = {**settings, "model": str(pair.model), "mmproj": str(pair.mmproj), "recordings": recordings}
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(settings)], capture_output=True, text=True, check=False
+            )
+            name = f"{rows[label]:>2} {label}"
+            if done.returncode != 0:
+                print(f"{name:<40} failed: {done.stderr.strip().splitlines()[-1:]}")
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            answers[label] = result["answers"]
+            files = _files_mb([pair.model, pair.mmproj]) + speech_mb
+            compared = "-"
+            if label != against and against in answers:
+                compared = f"{'same' if result['answers'] == answers[against] else 'differ'}, {rows[against]}"
+            first = sorted(result["first_token_ms"])[1]
+            print(
+                f"{name:<40}{result['peak_mb']:>12.0f}{files:>10.0f}{result['peak_mb'] - files:>+11.0f}"
+                f"{compared:>18}{first:>14.0f}{result['stages_mb'][2]:>11.0f}",
+                flush=True,
+            )
     print("target: peak RSS <= files + 400 MB")
     return 0
 
