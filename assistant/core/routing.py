@@ -77,7 +77,9 @@ _TEXT = re.compile(
     r"which (one|bottle|can|box|button))\b"
 )
 _TEXT_ZH = ("价格", "多少钱", "日期", "保质期", "标签", "产品", "牌子", "品牌", "这是什么", "说明", "成分", "菜单")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CHINESE_CHARACTERS = "\u3400-\u9fff\uf900-\ufaff"
+"""The ranges of Chinese characters, for a regular expression's character class."""
+_CJK = re.compile(f"[{CHINESE_CHARACTERS}]")
 
 
 def is_chinese(text: str) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.core.heap import give_back_freed_memory
 from assistant.core.heard import MIN_SPEECH_S
-from assistant.core.routing import is_chinese
+from assistant.core.routing import CHINESE_CHARACTERS, is_chinese
 from assistant.core.types import AudioClip, Fit, Transcript
 from assistant.errors import BadInputError, ModelError
 
@@ -53,7 +53,7 @@ _FRAMES_PER_S = 100
 """Whisper's log-mel frames a second; its encoder halves them."""
 _SCORED_AT_ONCE = 24
 """Texts `score` reads against the speech in one batch."""
-_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff][^\w\s]*|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(rf"[{CHINESE_CHARACTERS}][^\w\s]*|[^\s{CHINESE_CHARACTERS}]+")
 """A word of a transcript with the punctuation after it: a Chinese character, or anything between spaces."""
 HEARD_LANGUAGES = ("en", "zh")
 """The languages the assistant answers in: what a multilingual model listening for any language picks from."""
